@@ -1,0 +1,1 @@
+"""Event sourcing: the journal (with its backends), aggregates and projections."""

@@ -1,0 +1,177 @@
+"""The three kinds of processor (Source, Transform, Sink) and what the engine hands them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import typing
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Generic, TypeVar
+
+import msgspec
+import pyarrow as pa
+
+from dataflow.processor.config import ProcessorConfig
+from dataflow.processor.spec import ProcessorSpec
+
+C = TypeVar("C", bound=ProcessorConfig)
+
+#: What a transform or sink emits: port name -> batch (a Table is split into its batches).
+Output = Mapping[str, pa.RecordBatch | pa.Table | None]
+
+
+class SchemaError(Exception):
+    """A design-time problem found from the schemas flowing in, tied to a config field."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+@dataclass
+class Context:
+    """What a running processor may know about where it runs."""
+
+    node_id: str = "node"
+    flow_id: str = ""
+    run_id: str = ""
+    data_dir: Path = field(default_factory=Path.cwd)
+    allow_python: bool = False
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("dataflow.node"))
+
+
+class Processor(Generic[C]):
+    """Base of all processors. Subclass Source, Transform or Sink with a config type argument."""
+
+    spec: ClassVar[ProcessorSpec]
+    config_type: ClassVar[type[ProcessorConfig]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for base in getattr(cls, "__orig_bases__", ()):
+            for arg in typing.get_args(base):
+                if isinstance(arg, type) and issubclass(arg, ProcessorConfig):
+                    cls.config_type = arg
+
+    def __init__(self, config: C, context: Context | None = None):
+        self.config = config
+        self.context = context or Context()
+
+    @property
+    def log(self) -> logging.Logger:
+        return self.context.logger
+
+    # -- declaration -------------------------------------------------------------
+    @classmethod
+    def parse_config(cls, raw: Mapping[str, Any]) -> C:
+        """Decode a node's config; raises msgspec.ValidationError naming the field path."""
+        return msgspec.convert(dict(raw), type=cls.config_type)  # type: ignore[return-value]
+
+    @classmethod
+    def input_ports(cls, config: ProcessorConfig) -> tuple[str, ...]:
+        return cls.spec.inputs
+
+    @classmethod
+    def output_ports(cls, config: ProcessorConfig) -> tuple[str, ...]:
+        outs = cls.spec.outputs
+        if config.on_error == "route" and "failure" not in outs:
+            outs = (*outs, "failure")
+        return outs
+
+    def output_schema(self, inputs: Mapping[str, pa.Schema]) -> Mapping[str, pa.Schema] | None:
+        """Schemas emitted per output port given the input schemas; None when unknown.
+
+        Raise SchemaError to report a design-time problem (e.g. a missing column).
+        """
+        return None
+
+    # -- lifecycle ---------------------------------------------------------------
+    async def open(self) -> None:
+        """Acquire resources (files, connections). Called once before the first batch."""
+
+    async def close(self) -> None:
+        """Release resources. Called once, also after failures."""
+
+
+class Source(Processor[C]):
+    """Produces batches. The engine pulls from `batches()` only when the out queue has room,
+    so a blocked downstream stops the source from reading."""
+
+    def batches(self) -> AsyncIterator[pa.RecordBatch | tuple[str, pa.RecordBatch]]:
+        """Yield batches (to the first output port) or (port, batch) pairs; return at the end
+        of a finite input. `offset()` after a yield must cover everything yielded so far."""
+        raise NotImplementedError
+
+    def offset(self) -> Any:
+        """A JSON-able position to resume from (files done + position, Kafka offsets...)."""
+        return None
+
+    def restore(self, offset: Any) -> None:
+        """Resume from an offset returned by `offset()` in an earlier run; before `open()`."""
+
+    async def commit(self, offset: Any) -> None:
+        """Called when everything up to `offset` was written by the sinks (acknowledge
+        upstream: Kafka commit, Redis XACK)."""
+
+
+class Transform(Processor[C]):
+    """Batches in on input ports, batches out on named output ports."""
+
+    #: Whether `transform` may be called on several batches at once (config.concurrency).
+    stateless: ClassVar[bool] = True
+
+    def transform(self, batch: pa.RecordBatch) -> Output:
+        """Single-input transforms implement this; runs in a worker thread."""
+        raise NotImplementedError
+
+    def process(self, port: str, batch: pa.RecordBatch) -> Output:
+        """Multi-input transforms override this instead of `transform`."""
+        return self.transform(batch)
+
+    async def process_async(self, port: str, batch: pa.RecordBatch) -> Output:
+        # Heavy work (Arrow compute, DuckDB) releases the GIL, so a thread uses another core.
+        return await asyncio.to_thread(self.process, port, batch)
+
+    def finish(self) -> Output:
+        """End of stream: emit whatever the transform still holds (windows, buffers)."""
+        return {}
+
+    def output_schema(self, inputs: Mapping[str, pa.Schema]) -> Mapping[str, pa.Schema] | None:
+        # Default: every output port carries the (single) input schema unchanged.
+        if len(inputs) != 1:
+            return None
+        (schema,) = inputs.values()
+        return {port: schema for port in self.spec.outputs}
+
+
+class Sink(Processor[C]):
+    """Writes batches; a batch counts as acknowledged when `write` returns."""
+
+    def write(self, batch: pa.RecordBatch) -> Output | None:
+        """Write one batch (in a worker thread). May return rejected rows for `failure`."""
+        raise NotImplementedError
+
+    async def write_async(self, batch: pa.RecordBatch) -> Output | None:
+        return await asyncio.to_thread(self.write, batch)
+
+    def flush(self) -> None:
+        """Make everything written so far durable (end of stream, stop, checkpoint)."""
+
+    async def flush_async(self) -> None:
+        await asyncio.to_thread(self.flush)
+
+    def output_schema(self, inputs: Mapping[str, pa.Schema]) -> Mapping[str, pa.Schema] | None:
+        return {}
+
+
+def with_error_column(batch: pa.RecordBatch, message: str | pa.Array) -> pa.RecordBatch:
+    """The batch plus an `error` column: what a `failure` port carries."""
+    if isinstance(message, str):
+        message = pa.array([message] * batch.num_rows, pa.string())
+    if "error" in batch.schema.names:
+        idx = batch.schema.get_field_index("error")
+        return batch.set_column(idx, "error", message)
+    return batch.append_column("error", message)

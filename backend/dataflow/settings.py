@@ -1,0 +1,55 @@
+"""Server settings: one struct, passed in; read from DATAFLOW_* variables only by the CLI."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+
+
+class Settings(msgspec.Struct, kw_only=True):
+    host: str = "127.0.0.1"
+    port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8080
+    data_dir: str = "./data"
+    #: sqlite:///PATH (default: the data directory's journal.db), postgresql://..., memory://
+    journal_url: str = ""
+    #: Example flows imported on first start (when the journal holds no flow yet).
+    flowfiles_dir: str | None = None
+    #: Largest request body accepted; larger ones get 413.
+    max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 16 * 1024 * 1024
+    #: The `python` processor runs arbitrary code: off unless asked for.
+    allow_python: bool = False
+    #: A flow snapshot is written every this many events of its stream.
+    snapshot_every: Annotated[int, msgspec.Meta(ge=1)] = 50
+    #: Directory holding the frontend's production build (index.html); None: the bundled one.
+    static_dir: str | None = None
+    #: Seconds between metrics pushes on the WebSocket.
+    metrics_push_seconds: Annotated[float, msgspec.Meta(gt=0)] = 1.0
+    #: Seconds between MetricsReported events in the journal.
+    metrics_event_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    #: Restart, on start-up, the runs that were running when the server stopped.
+    resume_runs: bool = True
+    #: Records kept per edge for the data preview (sample endpoint).
+    sample_size: Annotated[int, msgspec.Meta(ge=0, le=100_000)] = 200
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    @property
+    def resolved_journal_url(self) -> str:
+        return self.journal_url or f"sqlite:///{self.data_path / 'journal.db'}"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Fields from DATAFLOW_<FIELD> variables, then explicit overrides (CLI flags)."""
+        env = os.environ if env is None else env
+        raw: dict[str, Any] = {}
+        for name in cls.__struct_fields__:
+            value = env.get(f"DATAFLOW_{name.upper()}")
+            if value is not None:
+                raw[name] = value
+        raw.update({k: v for k, v in overrides.items() if v is not None})
+        return msgspec.convert(raw, type=cls, strict=False)

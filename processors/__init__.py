@@ -1,0 +1,1 @@
+"""The built-in processor library, registered through the `dataflow.processors` entry points."""
