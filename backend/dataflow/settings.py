@@ -29,6 +29,10 @@ class Settings(msgspec.Struct, kw_only=True):
     metrics_push_seconds: Annotated[float, msgspec.Meta(gt=0)] = 1.0
     #: Seconds between MetricsReported events in the journal.
     metrics_event_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    #: Seconds between OffsetsReported events of a running flow (where a restart resumes).
+    offsets_report_seconds: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+    #: On shutdown, seconds to let running flows drain before cancelling them.
+    shutdown_drain_seconds: Annotated[float, msgspec.Meta(ge=0)] = 10.0
     #: Restart, on start-up, the runs that were running when the server stopped.
     resume_runs: bool = True
     #: Records kept per edge for the data preview (sample endpoint).

@@ -60,9 +60,7 @@ class Journal(abc.ABC):
     name: str = "journal"
 
     @abc.abstractmethod
-    async def append(
-        self, stream: str, expected_version: int, events: Sequence[EventData]
-    ) -> int:
+    async def append(self, stream: str, expected_version: int, events: Sequence[EventData]) -> int:
         """Atomically append `events` if the stream is at `expected_version` (0: new stream).
 
         Returns the stream's new version; raises ConcurrencyError otherwise (nothing written).
@@ -117,18 +115,22 @@ class MemoryJournal(Journal):
             if len(current) != expected_version:
                 raise ConcurrencyError(stream, expected_version, len(current))
             now = time.time()
-            for event in events:
-                recorded = RecordedEvent(
+            # Built in full before storing, so a bad event leaves the journal untouched;
+            # metadata goes through JSON as in the stored backends (and is a deep copy).
+            recorded = [
+                RecordedEvent(
                     stream=stream,
-                    version=len(current) + 1,
-                    position=len(self._all) + 1,
+                    version=expected_version + i,
+                    position=len(self._all) + i,
                     type=event.type,
                     data=event.data,
-                    metadata=dict(event.metadata),
+                    metadata=msgspec.json.decode(msgspec.json.encode(event.metadata)),
                     recorded_at=now,
                 )
-                current.append(recorded)
-                self._all.append(recorded)
+                for i, event in enumerate(events, start=1)
+            ]
+            current.extend(recorded)
+            self._all.extend(recorded)
             return len(current)
 
     async def read(
@@ -140,7 +142,7 @@ class MemoryJournal(Journal):
 
     async def read_all(self, from_position: int = 1, limit: int = 1000) -> list[RecordedEvent]:
         start = max(from_position, 1) - 1
-        return self._all[start : start + limit]
+        return self._all[start : start + max(limit, 0)]
 
     async def stream_version(self, stream: str) -> int:
         return len(self._streams.get(stream, []))
@@ -171,7 +173,9 @@ def open_journal(url: str) -> Journal:
         from dataflow.events.postgres import PostgresJournal
 
         return PostgresJournal(url)
-    raise ValueError(f"unknown journal URL {url!r} (use sqlite:///PATH, postgresql://..., memory://)")
+    raise ValueError(
+        f"unknown journal URL {url!r} (use sqlite:///PATH, postgresql://..., memory://)"
+    )
 
 
 def _sqlite_path(url: str) -> str:

@@ -1,0 +1,58 @@
+# The two commands: `make run` and `make test`. Everything else is set up on demand.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8080
+
+.PHONY: run test test-python test-frontend test-e2e lint format setup frontend-build services chromium bench clean
+
+run: setup frontend-build
+	$(BIN)/dataflow serve --host 127.0.0.1 --port $(PORT) --data-dir data --flowfiles flowfiles
+
+test: setup frontend-build chromium services lint test-python test-frontend test-e2e
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+frontend/node_modules/.installed: frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+	touch $@
+
+frontend-build: frontend/node_modules/.installed
+	cd frontend && npm run build
+
+chromium:
+	@command -v chromium >/dev/null || test -x /usr/bin/chromium || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
+services:
+	@bash scripts/ensure-services.sh
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test-python: setup
+	$(BIN)/pytest -q
+
+test-frontend: frontend/node_modules/.installed
+	cd frontend && npm test
+
+test-e2e: setup frontend-build chromium
+	$(BIN)/pytest -q e2e
+
+bench: setup
+	$(BIN)/python benchmarks/file_flow.py
+
+clean:
+	rm -rf data frontend/dist .pytest_cache .ruff_cache

@@ -1,0 +1,123 @@
+"""create_app(settings): wires journal, flow store, projections, run manager and routes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import msgspec
+from litestar import Litestar, Response, get
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+
+from dataflow import __version__
+from dataflow.api.catalog import CatalogController
+from dataflow.api.errors import EXCEPTION_HANDLERS, domain_exception_handlers
+from dataflow.api.flows import FlowController
+from dataflow.api.runs import RunController, flow_websocket, prometheus_metrics
+from dataflow.api.services import Services, provide_services
+from dataflow.api.static import find_static_dir, static_handler
+from dataflow.events.flows import FlowStore
+from dataflow.events.journal import open_journal
+from dataflow.events.projections import FlowListProjection
+from dataflow.graph import validate_document
+from dataflow.processor import Registry, default_registry
+from dataflow.runtime.runs import RunManager
+from dataflow.settings import Settings
+
+log = logging.getLogger("dataflow")
+
+
+class Health(msgspec.Struct):
+    status: str
+    version: str
+    journal: str
+    journal_ok: bool
+    detail: str = ""
+
+
+@get("/health", tags=["operations"])
+async def health(services: Services) -> Response[Health]:
+    """Liveness and journal reachability."""
+    try:
+        ok, detail = await services.journal.ping(), ""
+    except Exception as exc:
+        ok, detail = False, f"{type(exc).__name__}: {exc}"
+    body = Health(
+        status="ok" if ok else "degraded",
+        version=__version__,
+        journal=services.journal.name,
+        journal_ok=ok,
+        detail=detail,
+    )
+    return Response(body, status_code=200 if ok else 503)
+
+
+async def load_example_flows(services: Services, directory: Path) -> int:
+    """On first start (no flow yet), import the example flows so the editor isn't empty."""
+    await services.flow_list.catch_up()
+    if services.flow_list.list() or not directory.is_dir():
+        return 0
+    loaded = 0
+    for path in sorted(directory.glob("*.json")):
+        flow, report = validate_document(path.read_bytes(), services.registry)
+        if flow is None:
+            log.warning("skipping example %s: %s", path, report.errors[0].message)
+            continue
+        await services.flows.create(flow)
+        loaded += 1
+    await services.flow_list.catch_up()
+    return loaded
+
+
+def create_app(settings: Settings | None = None, registry: Registry | None = None) -> Litestar:
+    settings = settings or Settings()
+    registry = registry if registry is not None else default_registry()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        settings.data_path.mkdir(parents=True, exist_ok=True)
+        journal = open_journal(settings.resolved_journal_url)
+        flows = FlowStore(journal, snapshot_every=settings.snapshot_every)
+        flow_list = FlowListProjection(journal)
+        runs = RunManager(journal, flows, registry, settings)
+        services = Services(settings, registry, journal, flows, flow_list, runs)
+        app.state.services = services
+        if settings.flowfiles_dir:
+            count = await load_example_flows(services, Path(settings.flowfiles_dir))
+            if count:
+                log.info("imported %d example flows from %s", count, settings.flowfiles_dir)
+        await runs.recover()
+        try:
+            yield
+        finally:
+            await runs.shutdown()
+            await journal.close()
+
+    static_root = find_static_dir(settings.static_dir)
+    return Litestar(
+        route_handlers=[
+            CatalogController,
+            FlowController,
+            RunController,
+            flow_websocket,
+            health,
+            prometheus_metrics,
+            static_handler(static_root),
+        ],
+        dependencies={"services": Provide(provide_services, sync_to_thread=False)},
+        exception_handlers={**domain_exception_handlers(), **EXCEPTION_HANDLERS},
+        lifespan=[lifespan],
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="DataFlow API",
+            version=__version__,
+            description="Design, version, validate and run flows of processors.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        ),
+        debug=False,
+    )

@@ -1,0 +1,34 @@
+"""Processor catalog and published JSON Schemas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, get
+
+from dataflow.api.errors import ApiError
+from dataflow.api.services import Services
+from dataflow.model import flow_json_schema
+from dataflow.processor.catalog import ProcessorInfo, describe
+
+
+class CatalogController(Controller):
+    path = "/api/v1"
+    tags = ["catalog"]
+
+    @get("/processors")
+    async def processors(self, services: Services) -> list[ProcessorInfo]:
+        """Every installed processor: ports, config JSON Schema and form hints."""
+        return [describe(cls) for cls in services.registry]
+
+    @get("/processors/{type_name:str}")
+    async def processor(self, services: Services, type_name: str) -> ProcessorInfo:
+        cls = services.registry.get(type_name)
+        if cls is None:
+            raise ApiError(404, f"no processor type {type_name!r}")
+        return describe(cls)
+
+    @get("/schema/flow.json", media_type="application/schema+json")
+    async def flow_schema(self) -> dict[str, Any]:
+        """JSON Schema of the flow document, generated from the model's structs."""
+        return flow_json_schema()

@@ -1,0 +1,160 @@
+"""One error shape everywhere: {status, title, detail, errors[]} (RFC 9457 in spirit)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from dataflow.graph import Issue
+
+log = logging.getLogger(__name__)
+
+TITLES = {
+    400: "Bad request",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request body too large",
+    422: "Invalid flow",
+    429: "Too many requests",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+
+
+class ErrorItem(msgspec.Struct, kw_only=True, omit_defaults=True):
+    path: str = ""
+    code: str = ""
+    message: str
+    node_id: str | None = None
+    edge_id: str | None = None
+
+
+class Problem(msgspec.Struct, kw_only=True, omit_defaults=True):
+    status: int
+    title: str
+    detail: str = ""
+    errors: list[Any] = msgspec.field(default_factory=list)
+    #: On 409 for a flow save: the version the flow is at now, and each conflict.
+    current_version: int | None = None
+    conflicts: list[Any] | None = None
+    #: On 409 for a run transition: the run's current state.
+    state: str | None = None
+
+
+class ApiError(Exception):
+    def __init__(
+        self,
+        status: int,
+        detail: str = "",
+        *,
+        title: str | None = None,
+        errors: list[Any] | None = None,
+        **extra: Any,
+    ):
+        super().__init__(detail)
+        self.problem = Problem(
+            status=status,
+            title=title or TITLES.get(status, "Error"),
+            detail=detail,
+            errors=errors or [],
+            **extra,
+        )
+
+
+def invalid(issues: list[Issue], detail: str = "the flow document is invalid") -> ApiError:
+    return ApiError(422, f"{detail}: {len(issues)} error(s)", errors=list(issues))
+
+
+def problem_response(problem: Problem) -> Response[bytes]:
+    return Response(
+        content=msgspec.json.encode(problem),
+        status_code=problem.status,
+        media_type="application/problem+json",
+    )
+
+
+def _api_error(_: Request, exc: ApiError) -> Response[bytes]:
+    return problem_response(exc.problem)
+
+
+def _http_error(_: Request, exc: HTTPException) -> Response[bytes]:
+    errors: list[Any] = []
+    if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
+        for item in exc.extra:
+            if isinstance(item, dict):
+                key = item.get("key") or ""
+                errors.append(
+                    ErrorItem(path=str(key), code="invalid", message=str(item.get("message", "")))
+                )
+    status = exc.status_code
+    detail = exc.detail if exc.detail != TITLES.get(status) else ""
+    if (status == 400 and "JSON" in (exc.detail or "")) or "decode" in (exc.detail or "").lower():
+        detail = f"malformed JSON body: {exc.detail}"
+    return problem_response(
+        Problem(status=status, title=TITLES.get(status, "Error"), detail=detail, errors=errors)
+    )
+
+
+def _unexpected(request: Request, exc: Exception) -> Response[bytes]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem_response(
+        Problem(
+            status=HTTP_500_INTERNAL_SERVER_ERROR,
+            title=TITLES[500],
+            detail=f"{type(exc).__name__}: {exc}",
+        )
+    )
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    ApiError: _api_error,
+    HTTPException: _http_error,
+    Exception: _unexpected,
+}
+
+JSON = MediaType.JSON
+
+
+def domain_exception_handlers() -> dict[Any, Any]:
+    """Domain exceptions (which know nothing of HTTP) mapped to statuses."""
+    from dataflow.events import diff, flows
+    from dataflow.runtime import runs
+
+    def handler(status: int, **extra_of: Any):
+        def handle(_: Request, exc: Exception) -> Response[bytes]:
+            extra = {k: getter(exc) for k, getter in extra_of.items()}
+            return problem_response(
+                Problem(status=status, title=TITLES.get(status, "Error"), detail=str(exc), **extra)
+            )
+
+        return handle
+
+    return {
+        flows.FlowNotFound: handler(404),
+        flows.VersionNotFound: handler(404),
+        flows.FlowExists: handler(409),
+        flows.StaleVersion: handler(409, current_version=lambda e: e.current_version),
+        diff.MergeConflict: handler(
+            409,
+            current_version=lambda e: e.current_version,
+            conflicts=lambda e: [msgspec.to_builtins(c) for c in e.conflicts],
+            errors=lambda e: [
+                ErrorItem(
+                    path=c.path,
+                    code=c.kind,
+                    message=f"{c.kind.replace('_', ' ')}: {c.path}",
+                    node_id=c.node_id,
+                    edge_id=c.edge_id,
+                )
+                for c in e.conflicts
+            ],
+        ),
+        runs.InvalidTransition: handler(409, state=lambda e: e.state),
+        runs.FlowNotRunnable: handler(422, errors=lambda e: list(e.issues)),
+    }

@@ -1,0 +1,198 @@
+"""Flow design endpoints: CRUD, versions, diff, revert, audit trail, export/import, validation."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, delete, get, post, put
+from litestar.params import Body, Parameter
+
+from dataflow.api.errors import ApiError, invalid
+from dataflow.api.services import Services
+from dataflow.events.diff import FlowDiff
+from dataflow.events.flows import FlowState, HistoryEntry, VersionInfo
+from dataflow.graph import ValidationReport, validate_document, validate_flow
+from dataflow.model import Flow, export_flow, new_id
+
+FlowBody = Annotated[
+    dict[str, Any],
+    Body(title="Flow document", description="A flow document: see /api/v1/schema/flow.json"),
+]
+
+
+class FlowEnvelope(msgspec.Struct, kw_only=True):
+    flow: Flow
+    version: int
+    created_at: float
+    updated_at: float
+
+
+class SavedFlow(FlowEnvelope, kw_only=True):
+    merged: bool
+    changed: bool
+
+
+class FlowListItem(msgspec.Struct, kw_only=True):
+    id: str
+    name: str
+    description: str
+    version: int
+    node_count: int
+    edge_count: int
+    created_at: float
+    updated_at: float
+    state: str
+
+
+class RevertRequest(msgspec.Struct):
+    version: int
+
+
+def envelope(state: FlowState) -> FlowEnvelope:
+    return FlowEnvelope(
+        flow=state.flow,
+        version=state.version,
+        created_at=state.created_at,
+        updated_at=state.updated_at,
+    )
+
+
+def decode_document(services: Services, data: Any, *, strict: bool) -> Flow:
+    """A flow from a request body; structural errors always reject, graph errors only when
+    `strict` (imports), since a design saved from the canvas may be unfinished."""
+    flow, report = validate_document(data, services.registry)
+    if flow is None:
+        raise invalid(report.errors)
+    if strict and not report.valid:
+        raise invalid(report.errors, "the flow does not validate")
+    return flow
+
+
+def expected_version(request: Request, body: Any) -> int:
+    if isinstance(body, dict) and body.get("expected_version") is not None:
+        value = body["expected_version"]
+    else:
+        value = request.headers.get("if-match", "").strip().strip("W/").strip('"')
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ApiError(
+            428 if value == "" else 400,
+            "the expected version is required: send If-Match: <version> or a body "
+            '{"flow": {...}, "expected_version": <version>}',
+            title="Precondition required" if value == "" else "Bad request",
+        ) from None
+
+
+class FlowController(Controller):
+    path = "/api/v1/flows"
+    tags = ["flows"]
+
+    @get("/")
+    async def list_flows(self, services: Services) -> list[FlowListItem]:
+        await services.flow_list.catch_up()
+        return [
+            FlowListItem(**msgspec.structs.asdict(s), state=services.runs.state_of(s.id))
+            for s in services.flow_list.list()
+        ]
+
+    @post("/")
+    async def create_flow(self, services: Services, data: FlowBody) -> FlowEnvelope:
+        flow = decode_document(services, data, strict=False)
+        return envelope(await services.flows.create(flow))
+
+    @post("/import")
+    async def import_flow(self, services: Services, data: FlowBody) -> FlowEnvelope:
+        """Create a new flow from an exported file; an id already in use gets a new one."""
+        flow = decode_document(services, data, strict=True)
+        if not flow.id or await services.flows.exists(flow.id):
+            flow.id = new_id("flow-")
+        return envelope(await services.flows.create(flow))
+
+    @post("/validate")
+    async def validate(self, services: Services, data: FlowBody) -> ValidationReport:
+        """Validate any document; nothing is stored."""
+        _, report = validate_document(data, services.registry)
+        return report
+
+    @get("/{flow_id:str}")
+    async def get_flow(self, services: Services, flow_id: str) -> Response[FlowEnvelope]:
+        state = await services.flows.get(flow_id)
+        return Response(envelope(state), headers={"ETag": f'"{state.version}"'})
+
+    @put("/{flow_id:str}")
+    async def save_flow(
+        self, services: Services, request: Request, flow_id: str, data: FlowBody
+    ) -> SavedFlow:
+        """Save the whole document. Based on an older version, it is merged three-way with
+        the changes since; only real conflicts give 409."""
+        expected = expected_version(request, data)
+        body = data["flow"] if isinstance(data.get("flow"), dict) else data
+        flow = decode_document(services, body, strict=False)
+        if flow.id and flow.id != flow_id:
+            raise ApiError(400, f"the document's id {flow.id!r} is not {flow_id!r}")
+        result = await services.flows.save(flow_id, flow, expected)
+        return SavedFlow(
+            **msgspec.structs.asdict(envelope(result.state)),
+            merged=result.merged,
+            changed=result.changed,
+        )
+
+    @delete("/{flow_id:str}")
+    async def delete_flow(self, services: Services, flow_id: str) -> None:
+        if services.runs.is_active(flow_id):
+            raise ApiError(
+                409,
+                f"flow {flow_id!r} is running: stop it first",
+                state=services.runs.state_of(flow_id),
+            )
+        await services.flows.delete(flow_id)
+
+    @get("/{flow_id:str}/versions")
+    async def versions(self, services: Services, flow_id: str) -> list[VersionInfo]:
+        return await services.flows.versions(flow_id)
+
+    @get("/{flow_id:str}/versions/{version:int}")
+    async def version(self, services: Services, flow_id: str, version: int) -> FlowEnvelope:
+        return envelope(await services.flows.get(flow_id, version))
+
+    @get("/{flow_id:str}/diff")
+    async def diff(
+        self,
+        services: Services,
+        flow_id: str,
+        from_version: Annotated[int, Parameter(query="from", ge=1)],
+        to_version: Annotated[int | None, Parameter(query="to", ge=1)] = None,
+    ) -> FlowDiff:
+        """What changed between two versions (`to` defaults to the current one)."""
+        if to_version is None:
+            to_version = (await services.flows.get(flow_id)).version
+        return await services.flows.diff(flow_id, from_version, to_version)
+
+    @post("/{flow_id:str}/revert", status_code=200)
+    async def revert(self, services: Services, flow_id: str, data: RevertRequest) -> FlowEnvelope:
+        """A new version whose document equals the given version's."""
+        return envelope(await services.flows.revert(flow_id, data.version))
+
+    @get("/{flow_id:str}/events")
+    async def events(self, services: Services, flow_id: str) -> list[HistoryEntry]:
+        """The audit trail: design events and run events, oldest first."""
+        await services.flows.get(flow_id)  # 404 for unknown flows
+        design = await services.flows.history(flow_id)
+        runs = await services.runs.history(flow_id)
+        return sorted([*design, *runs], key=lambda e: e.position)
+
+    @get("/{flow_id:str}/export")
+    async def export(self, services: Services, flow_id: str) -> Response[bytes]:
+        state = await services.flows.get(flow_id)
+        return Response(
+            export_flow(state.flow),
+            media_type="application/json",
+            headers={"Content-Disposition": f'attachment; filename="{flow_id}.json"'},
+        )
+
+    @get("/{flow_id:str}/validation")
+    async def validation(self, services: Services, flow_id: str) -> ValidationReport:
+        state = await services.flows.get(flow_id)
+        return validate_flow(state.flow, services.registry)

@@ -1,0 +1,240 @@
+"""Run endpoints: lifecycle, metrics, health, edge samples, WebSocket, Prometheus."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Response, WebSocket, get, post, websocket
+from litestar.exceptions import WebSocketDisconnect
+from litestar.params import Parameter
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from dataflow.api.errors import ApiError
+from dataflow.api.services import Services
+from dataflow.events.run_events import RunStatus
+from dataflow.runtime.runs import RunManager
+
+
+class FlowHealth(msgspec.Struct, kw_only=True):
+    flow_id: str
+    state: str
+    healthy: bool
+    records_per_second: float
+    error_rate: float
+    errors: int
+    backpressured_edges: list[str]
+    max_fill_ratio: float
+    detail: str
+
+
+def _metrics_of(services: Services, flow_id: str) -> dict[str, Any]:
+    engine = services.runs.engine(flow_id)
+    status = services.runs.status(flow_id)
+    if engine is None:
+        return {
+            "run_id": status.run_id if status else None,
+            "state": status.state if status else "configured",
+            "elapsed": 0.0,
+            "nodes": {},
+            "edges": {},
+        }
+    return msgspec.to_builtins(engine.metrics())
+
+
+class RunController(Controller):
+    path = "/api/v1/flows/{flow_id:str}"
+    tags = ["runs"]
+
+    @post("/start", status_code=200)
+    async def start(self, services: Services, flow_id: str) -> RunStatus:
+        """Run the flow's current saved version (recorded on the run)."""
+        return await services.runs.start(flow_id)
+
+    @post("/pause", status_code=200)
+    async def pause(self, services: Services, flow_id: str) -> RunStatus:
+        """Sources stop pulling; in-flight work drains; queues keep their content."""
+        return await services.runs.pause(flow_id)
+
+    @post("/resume", status_code=200)
+    async def resume(self, services: Services, flow_id: str) -> RunStatus:
+        return await services.runs.resume(flow_id)
+
+    @post("/stop", status_code=200)
+    async def stop(self, services: Services, flow_id: str, force: bool = False) -> RunStatus:
+        """Graceful: sources stop, queues drain, sinks flush. `?force=true` cancels now."""
+        return await services.runs.stop(flow_id, force=force)
+
+    @get("/run")
+    async def run(self, services: Services, flow_id: str) -> RunStatus:
+        """The flow's latest run (state `configured` when it never ran)."""
+        state = await services.flows.get(flow_id)
+        status = services.runs.status(flow_id)
+        return status or RunStatus(run_id="", flow_id=flow_id, flow_version=state.version)
+
+    @get("/metrics")
+    async def metrics(self, services: Services, flow_id: str) -> dict[str, Any]:
+        await services.flows.get(flow_id)
+        return _metrics_of(services, flow_id)
+
+    @get("/health")
+    async def health(self, services: Services, flow_id: str) -> FlowHealth:
+        """State, backpressure and error rate in one look."""
+        await services.flows.get(flow_id)
+        m = _metrics_of(services, flow_id)
+        nodes, edges = m["nodes"].values(), m["edges"]
+        records = sum(sum(n.get("records_in", {}).values()) for n in nodes)
+        errors = sum(n.get("errors", 0) for n in nodes)
+        rate = sum(
+            n.get("records_per_second", 0.0) for n in nodes if not n.get("records_in")
+        )  # sources' output rate
+        pressured = sorted(e for e, v in edges.items() if v.get("fill_ratio", 0) >= 0.9)
+        max_fill = max((v.get("fill_ratio", 0.0) for v in edges.values()), default=0.0)
+        state = m["state"]
+        healthy = state != "failed" and errors == 0
+        detail = (
+            ("failed: " + (services.runs.status(flow_id).error or ""))
+            if state == "failed"
+            else f"{len(pressured)} back-pressured edge(s)"
+            if pressured
+            else "ok"
+        )
+        return FlowHealth(
+            flow_id=flow_id,
+            state=state,
+            healthy=healthy,
+            records_per_second=rate,
+            error_rate=errors / records if records else 0.0,
+            errors=errors,
+            backpressured_edges=pressured,
+            max_fill_ratio=max_fill,
+            detail=detail,
+        )
+
+    @get("/edges/{edge_id:str}/sample")
+    async def sample(
+        self,
+        services: Services,
+        flow_id: str,
+        edge_id: str,
+        limit: Annotated[int, Parameter(ge=1, le=10_000)] = 100,
+        where: str | None = None,
+    ) -> dict[str, Any]:
+        """Recent records that passed the edge, optionally filtered by a SQL `where`."""
+        state = await services.flows.get(flow_id)
+        if state.flow.edge(edge_id) is None:
+            raise ApiError(404, f"flow {flow_id!r} has no edge {edge_id!r}")
+        engine = services.runs.engine(flow_id)
+        if engine is None:
+            return {"columns": [], "rows": []}
+        try:
+            result = await asyncio.to_thread(engine.sample, edge_id, limit, where)
+        except ValueError as exc:
+            raise ApiError(
+                400,
+                str(exc),
+                errors=[{"path": "where", "code": "invalid_sql", "message": str(exc)}],
+            ) from exc
+        return msgspec.to_builtins(result)
+
+
+@websocket("/api/v1/ws/flows/{flow_id:str}")
+async def flow_websocket(socket: WebSocket, flow_id: str) -> None:
+    """Live view: `state` on every transition, `metrics` every second, `error` on failures."""
+    services: Services = socket.app.state.services
+    await socket.accept()
+    status = services.runs.status(flow_id)
+    if status:
+        await socket.send_json({"type": "state", "run": msgspec.to_builtins(status)})
+    async with services.runs.subscribe(flow_id) as queue:
+        receiver = asyncio.create_task(_drain(socket))
+        try:
+            while not receiver.done():
+                getter = asyncio.create_task(queue.get())
+                done, _ = await asyncio.wait(
+                    {getter, receiver}, return_when=asyncio.FIRST_COMPLETED
+                )
+                if getter not in done:
+                    getter.cancel()
+                    break
+                await socket.send_json(getter.result())
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            receiver.cancel()
+            with contextlib.suppress(Exception):
+                await socket.close()
+
+
+async def _drain(socket: WebSocket) -> None:
+    """Read (and ignore) client messages so a disconnect is noticed."""
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        while True:
+            await socket.receive_data(mode="text")
+
+
+class _RuntimeCollector:
+    """Prometheus view of every run the manager holds, read at scrape time."""
+
+    def __init__(self, runs: RunManager):
+        self.runs = runs
+
+    def collect(self):
+        labels = ["flow", "node"]
+        rin = CounterMetricFamily(
+            "dataflow_node_records_in", "Records received", labels=[*labels, "port"]
+        )
+        rout = CounterMetricFamily(
+            "dataflow_node_records_out", "Records emitted", labels=[*labels, "port"]
+        )
+        errs = CounterMetricFamily("dataflow_node_errors", "Errors", labels=labels)
+        busy = CounterMetricFamily(
+            "dataflow_node_busy_seconds", "Time in processor calls", labels=labels
+        )
+        bout = CounterMetricFamily("dataflow_node_bytes_out", "Bytes emitted", labels=labels)
+        qb = GaugeMetricFamily(
+            "dataflow_edge_queued_batches", "Batches queued", labels=["flow", "edge"]
+        )
+        qy = GaugeMetricFamily(
+            "dataflow_edge_queued_bytes", "Bytes queued", labels=["flow", "edge"]
+        )
+        fill = GaugeMetricFamily(
+            "dataflow_edge_fill_ratio", "Queue fill 0..1", labels=["flow", "edge"]
+        )
+        bp = CounterMetricFamily(
+            "dataflow_edge_backpressure_seconds",
+            "Time producers were blocked",
+            labels=["flow", "edge"],
+        )
+        states = GaugeMetricFamily(
+            "dataflow_run_state", "1 for the run's current state", labels=["flow", "state"]
+        )
+        for status, engine in self.runs.active_runs():
+            flow = status.flow_id
+            states.add_metric([flow, status.state], 1)
+            m = engine.metrics()
+            for node_id, n in m.nodes.items():
+                for port, v in n.records_in.items():
+                    rin.add_metric([flow, node_id, port], v)
+                for port, v in n.records_out.items():
+                    rout.add_metric([flow, node_id, port], v)
+                errs.add_metric([flow, node_id], n.errors)
+                busy.add_metric([flow, node_id], n.busy_seconds)
+                bout.add_metric([flow, node_id], n.bytes_out)
+            for edge_id, e in m.edges.items():
+                qb.add_metric([flow, edge_id], e.queued_batches)
+                qy.add_metric([flow, edge_id], e.queued_bytes)
+                fill.add_metric([flow, edge_id], e.fill_ratio)
+                bp.add_metric([flow, edge_id], e.backpressure_seconds)
+        yield from (rin, rout, errs, busy, bout, qb, qy, fill, bp, states)
+
+
+@get("/metrics", tags=["operations"], media_type=CONTENT_TYPE_LATEST)
+async def prometheus_metrics(services: Services) -> Response[bytes]:
+    """Prometheus exposition of every run's node and edge metrics."""
+    registry = CollectorRegistry()
+    registry.register(_RuntimeCollector(services.runs))
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,28 @@
+"""The services the routes call, built once by create_app from the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from litestar.datastructures import State
+
+from dataflow.events.flows import FlowStore
+from dataflow.events.journal import Journal
+from dataflow.events.projections import FlowListProjection
+from dataflow.processor import Registry
+from dataflow.runtime.runs import RunManager
+from dataflow.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    registry: Registry
+    journal: Journal
+    flows: FlowStore
+    flow_list: FlowListProjection
+    runs: RunManager
+
+
+def provide_services(state: State) -> Services:
+    return state.services

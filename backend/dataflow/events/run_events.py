@@ -1,0 +1,149 @@
+"""The run aggregate (the seeds' pipeline): lifecycle events and the status they fold into."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+RunState = Literal["configured", "running", "paused", "stopped", "failed", "completed"]
+ACTIVE_STATES = frozenset({"running", "paused"})
+
+
+class RunEvent(msgspec.Struct, tag_field="type", frozen=True, kw_only=True):
+    """Base of run events; one stream per run: `run-{run_id}`."""
+
+
+class RunCreated(RunEvent, tag="RunCreated"):
+    run_id: str
+    flow_id: str
+    flow_version: int
+
+
+class RunStarted(RunEvent, tag="RunStarted"):
+    pass
+
+
+class RunPaused(RunEvent, tag="RunPaused"):
+    pass
+
+
+class RunResumed(RunEvent, tag="RunResumed"):
+    pass
+
+
+class RunStopped(RunEvent, tag="RunStopped"):
+    forced: bool = False
+
+
+class RunFailed(RunEvent, tag="RunFailed"):
+    error: str
+    node_id: str | None = None
+
+
+class RunCompleted(RunEvent, tag="RunCompleted"):
+    pass
+
+
+class RunInterrupted(RunEvent, tag="RunInterrupted"):
+    """The server stopped under a running run; it is restarted on the next start."""
+
+    reason: str
+
+
+class RunRecovered(RunEvent, tag="RunRecovered"):
+    """Restarted after an interruption or crash, from these source offsets."""
+
+    offsets: dict[str, Any]
+
+
+class OffsetsReported(RunEvent, tag="OffsetsReported"):
+    offsets: dict[str, Any]
+
+
+class MetricsReported(RunEvent, tag="MetricsReported"):
+    metrics: dict[str, Any]
+
+
+AnyRunEvent = (
+    RunCreated
+    | RunStarted
+    | RunPaused
+    | RunResumed
+    | RunStopped
+    | RunFailed
+    | RunCompleted
+    | RunInterrupted
+    | RunRecovered
+    | OffsetsReported
+    | MetricsReported
+)
+_decoder = msgspec.json.Decoder(AnyRunEvent)
+
+
+def decode_run_event(data: bytes) -> RunEvent:
+    return _decoder.decode(data)
+
+
+class RunStatus(msgspec.Struct, kw_only=True):
+    run_id: str
+    flow_id: str
+    flow_version: int
+    state: RunState = "configured"
+    started_at: float | None = None
+    updated_at: float | None = None
+    error: str | None = None
+    error_node: str | None = None
+    #: Last source offsets reported (node id -> offset): where a restart resumes.
+    offsets: dict[str, Any] = msgspec.field(default_factory=dict)
+    #: Set when the server stopped under the run; cleared when it is recovered.
+    interrupted: bool = False
+
+
+#: Which events each state accepts; anything else is an invalid transition.
+TRANSITIONS: dict[str, set[type[RunEvent]]] = {
+    "configured": {RunStarted, RunFailed},
+    "running": {RunPaused, RunStopped, RunFailed, RunCompleted, RunInterrupted, RunRecovered},
+    "paused": {RunResumed, RunStopped, RunFailed, RunInterrupted, RunRecovered},
+}
+
+
+def apply(status: RunStatus | None, event: RunEvent, at: float) -> RunStatus:
+    """Fold one event into the run's status."""
+    if isinstance(event, RunCreated):
+        return RunStatus(
+            run_id=event.run_id,
+            flow_id=event.flow_id,
+            flow_version=event.flow_version,
+            updated_at=at,
+        )
+    assert status is not None, "a run stream starts with RunCreated"
+    status = msgspec.structs.replace(status, updated_at=at)
+    match event:
+        case RunStarted():
+            status.state, status.started_at = "running", at
+        case RunPaused():
+            status.state = "paused"
+        case RunResumed():
+            status.state = "running"
+        case RunStopped():
+            status.state = "stopped"
+        case RunFailed(error=error, node_id=node_id):
+            status.state, status.error, status.error_node = "failed", error, node_id
+        case RunCompleted():
+            status.state = "completed"
+        case RunInterrupted():
+            status.interrupted = True
+        case RunRecovered(offsets=offsets):
+            status.interrupted, status.offsets = False, dict(offsets)
+        case OffsetsReported(offsets=offsets):
+            status.offsets = {**status.offsets, **offsets}
+        case MetricsReported():
+            pass
+    return status
+
+
+def allowed(status: RunStatus, event: RunEvent) -> bool:
+    if isinstance(event, OffsetsReported | MetricsReported):
+        return status.state in ACTIVE_STATES
+    return type(event) in TRANSITIONS.get(status.state, set())

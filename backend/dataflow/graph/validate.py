@@ -1,0 +1,295 @@
+"""Validate a flow document as a graph and propagate schemas; every problem at once."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import msgspec
+import networkx as nx
+import pyarrow as pa
+
+from dataflow.graph.issues import Column, Issue, ValidationReport, msgspec_issue
+from dataflow.model import Edge, Flow, Node
+from dataflow.processor import Processor, ProcessorConfig, Registry, SchemaError, Source
+
+
+class _LooseFlow(msgspec.Struct, kw_only=True):
+    """The document's top level with nodes and edges left raw, so each is checked alone."""
+
+    id: str = ""
+    name: Any = None
+    description: Any = ""
+    format_version: Any = 1
+    nodes: list[Any] = msgspec.field(default_factory=list)
+    edges: list[Any] = msgspec.field(default_factory=list)
+
+
+def validate_document(doc: Any, registry: Registry) -> tuple[Flow | None, ValidationReport]:
+    """Validate raw JSON (bytes or decoded): structural errors of every node and edge, then
+    the graph rules. Returns the decoded flow when the structure is valid."""
+    if isinstance(doc, bytes | str):
+        try:
+            doc = msgspec.json.decode(doc)
+        except msgspec.DecodeError as exc:
+            return None, _report([Issue(path="$", code="invalid_json", message=str(exc))], [])
+    try:
+        loose = msgspec.convert(doc, type=_LooseFlow)
+    except msgspec.ValidationError as exc:
+        return None, _report([msgspec_issue(exc, "")], [])
+
+    errors: list[Issue] = []
+    nodes: list[Node] = []
+    edges: list[Edge] = []
+    for i, raw in enumerate(loose.nodes):
+        try:
+            nodes.append(msgspec.convert(raw, type=Node))
+        except msgspec.ValidationError as exc:
+            errors.append(msgspec_issue(exc, f"nodes[{i}]", **_raw_id(raw, "node_id")))
+    for i, raw in enumerate(loose.edges):
+        try:
+            edges.append(msgspec.convert(raw, type=Edge))
+        except msgspec.ValidationError as exc:
+            errors.append(msgspec_issue(exc, f"edges[{i}]", **_raw_id(raw, "edge_id")))
+    top = {k: v for k, v in msgspec.structs.asdict(loose).items() if k not in ("nodes", "edges")}
+    try:
+        flow = msgspec.convert({**top, "nodes": [], "edges": []}, type=Flow)
+    except msgspec.ValidationError as exc:
+        errors.append(msgspec_issue(exc, ""))
+        flow = None
+    if errors or flow is None:
+        return None, _report(errors, [])
+    flow.nodes, flow.edges = nodes, edges
+    return flow, validate_flow(flow, registry)
+
+
+def _raw_id(raw: Any, key: str) -> dict[str, str]:
+    value = raw.get("id") if isinstance(raw, dict) else None
+    return {key: value} if isinstance(value, str) else {}
+
+
+def validate_flow(flow: Flow, registry: Registry) -> ValidationReport:
+    return _Validator(flow, registry).run()
+
+
+class _Validator:
+    def __init__(self, flow: Flow, registry: Registry):
+        self.flow = flow
+        self.registry = registry
+        self.errors: list[Issue] = []
+        self.warnings: list[Issue] = []
+        self.node_index = {n.id: i for i, n in enumerate(flow.nodes)}
+        self.classes: dict[str, type[Processor]] = {}
+        self.configs: dict[str, ProcessorConfig] = {}
+
+    def error(self, path: str, code: str, message: str, **ids: str) -> None:
+        self.errors.append(Issue(path=path, code=code, message=message, **ids))
+
+    def warn(self, path: str, code: str, message: str, **ids: str) -> None:
+        self.warnings.append(
+            Issue(path=path, code=code, message=message, severity="warning", **ids)
+        )
+
+    def run(self) -> ValidationReport:
+        self.check_ids()
+        self.check_nodes()
+        graph = self.check_edges()
+        self.check_ports_connected(graph)
+        acyclic = self.check_cycles(graph)
+        schemas = self.propagate_schemas(graph) if acyclic else {}
+        return _report(self.errors, self.warnings, schemas)
+
+    def check_ids(self) -> None:
+        for kind, items in (("nodes", self.flow.nodes), ("edges", self.flow.edges)):
+            counts = Counter(item.id for item in items)
+            seen: set[str] = set()
+            for i, item in enumerate(items):
+                if counts[item.id] > 1 and item.id in seen:
+                    key = "node_id" if kind == "nodes" else "edge_id"
+                    self.error(
+                        f"{kind}[{i}].id",
+                        "duplicate_id",
+                        f"{kind[:-1]} id {item.id!r} is used {counts[item.id]} times",
+                        **{key: item.id},
+                    )
+                seen.add(item.id)
+
+    def check_nodes(self) -> None:
+        for i, node in enumerate(self.flow.nodes):
+            cls = self.registry.get(node.type)
+            if cls is None:
+                self.error(
+                    f"nodes[{i}].type",
+                    "unknown_type",
+                    f"node {node.id!r}: unknown processor type {node.type!r}",
+                    node_id=node.id,
+                )
+                continue
+            self.classes[node.id] = cls
+            try:
+                self.configs[node.id] = cls.parse_config(node.config)
+            except msgspec.ValidationError as exc:
+                issue = msgspec_issue(exc, f"nodes[{i}].config", node_id=node.id)
+                issue.message = f"{node.type} in node {node.id!r}: {issue.message}"
+                self.errors.append(issue)
+
+    def ports(self, node_id: str, direction: str) -> tuple[str, ...] | None:
+        cls, config = self.classes.get(node_id), self.configs.get(node_id)
+        if cls is None or config is None:
+            return None  # already reported; don't pile port errors on top
+        return cls.input_ports(config) if direction == "in" else cls.output_ports(config)
+
+    def check_edges(self) -> nx.MultiDiGraph:
+        graph = nx.MultiDiGraph()
+        graph.add_nodes_from(self.node_index)
+        for i, edge in enumerate(self.flow.edges):
+            ok = True
+            for end, port_field, direction in (
+                ("source", "source_port", "out"),
+                ("target", "target_port", "in"),
+            ):
+                node_id, port = getattr(edge, end), getattr(edge, port_field)
+                if node_id not in self.node_index:
+                    self.error(
+                        f"edges[{i}].{end}",
+                        "missing_node",
+                        f"edge {edge.id!r}: {end} node {node_id!r} does not exist",
+                        edge_id=edge.id,
+                    )
+                    ok = False
+                    continue
+                ports = self.ports(node_id, direction)
+                if ports is None or port in ports:
+                    continue
+                if (
+                    direction == "in"
+                    and isinstance(self.classes.get(node_id), type)
+                    and issubclass(self.classes[node_id], Source)
+                ):
+                    self.error(
+                        f"edges[{i}].target",
+                        "source_has_input",
+                        f"edge {edge.id!r}: node {node_id!r} is a source and takes no input",
+                        edge_id=edge.id,
+                        node_id=node_id,
+                    )
+                else:
+                    kind = "output" if direction == "out" else "input"
+                    self.error(
+                        f"edges[{i}].{port_field}",
+                        "unknown_port",
+                        f"edge {edge.id!r}: node {node_id!r} has no {kind} port {port!r}"
+                        f" (its {kind} ports: {', '.join(ports) or 'none'})",
+                        edge_id=edge.id,
+                    )
+                ok = False
+            if ok:
+                graph.add_edge(
+                    edge.source,
+                    edge.target,
+                    key=edge.id,
+                    source_port=edge.source_port,
+                    target_port=edge.target_port,
+                )
+        return graph
+
+    def check_ports_connected(self, graph: nx.MultiDiGraph) -> None:
+        for node_id, i in self.node_index.items():
+            ins = self.ports(node_id, "in")
+            outs = self.ports(node_id, "out")
+            if ins is None or outs is None:
+                continue
+            connected_in = {d["target_port"] for *_, d in graph.in_edges(node_id, data=True)}
+            connected_out = {d["source_port"] for *_, d in graph.out_edges(node_id, data=True)}
+            for port in ins:
+                if port not in connected_in:
+                    self.error(
+                        f"nodes[{i}]",
+                        "input_not_connected",
+                        f"node {node_id!r}: input port {port!r} is not connected",
+                        node_id=node_id,
+                    )
+            for port in outs:
+                if port not in connected_out:
+                    self.warn(
+                        f"nodes[{i}]",
+                        "output_not_connected",
+                        f"node {node_id!r}: output port {port!r} is not connected; "
+                        "its records are discarded",
+                        node_id=node_id,
+                    )
+
+    def check_cycles(self, graph: nx.MultiDiGraph) -> bool:
+        cycles = list(nx.simple_cycles(nx.DiGraph(graph)))
+        for cycle in cycles:
+            # Start the cycle at the node listed first in the document: stable messages.
+            start = min(range(len(cycle)), key=lambda k: self.node_index[cycle[k]])
+            cycle = cycle[start:] + cycle[:start]
+            first = cycle[0]
+            self.error(
+                f"nodes[{self.node_index[first]}]",
+                "cycle",
+                f"cycle through nodes {' -> '.join([*cycle, first])}",
+                node_id=first,
+            )
+        return not cycles
+
+    def propagate_schemas(self, graph: nx.MultiDiGraph) -> dict[str, dict[str, pa.Schema]]:
+        out: dict[str, dict[str, pa.Schema]] = {}
+        for node_id in nx.topological_sort(graph):
+            cls, config = self.classes.get(node_id), self.configs.get(node_id)
+            if cls is None or config is None:
+                continue
+            inputs: dict[str, pa.Schema] = {}
+            known = True
+            for upstream, _, data in graph.in_edges(node_id, data=True):
+                schema = out.get(upstream, {}).get(data["source_port"])
+                if schema is None:
+                    known = False
+                    break
+                inputs.setdefault(data["target_port"], schema)
+            if not known:
+                continue
+            i = self.node_index[node_id]
+            node = self.flow.nodes[i]
+            try:
+                schemas = cls(config).output_schema(inputs)
+            except SchemaError as exc:
+                path = f"nodes[{i}].config.{exc.field}" if exc.field else f"nodes[{i}]"
+                self.error(
+                    path,
+                    "schema_error",
+                    f"{node.type} in node {node_id!r}: {exc.message}",
+                    node_id=node_id,
+                )
+                continue
+            except Exception as exc:  # a plugin's bug must not break validation of the rest
+                self.error(
+                    f"nodes[{i}]",
+                    "schema_error",
+                    f"{node.type} in node {node_id!r}: {type(exc).__name__}: {exc}",
+                    node_id=node_id,
+                )
+                continue
+            if schemas is not None:
+                out[node_id] = dict(schemas)
+        return out
+
+
+def _report(
+    errors: list[Issue],
+    warnings: list[Issue],
+    schemas: dict[str, dict[str, pa.Schema]] | None = None,
+) -> ValidationReport:
+    return ValidationReport(
+        valid=not errors,
+        errors=errors,
+        warnings=warnings,
+        schemas={
+            node: {
+                port: [Column(f.name, str(f.type)) for f in schema]
+                for port, schema in ports.items()
+            }
+            for node, ports in (schemas or {}).items()
+        },
+    )

@@ -1,0 +1,382 @@
+"""The run manager: starts flows on the engine, records each transition in the journal,
+publishes live metrics, and restarts interrupted runs when the server starts again."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from dataflow.events.flows import FlowStore, HistoryEntry
+from dataflow.events.journal import ConcurrencyError, EventData, Journal
+from dataflow.events.run_events import (
+    ACTIVE_STATES,
+    MetricsReported,
+    OffsetsReported,
+    RunCompleted,
+    RunCreated,
+    RunEvent,
+    RunFailed,
+    RunInterrupted,
+    RunPaused,
+    RunRecovered,
+    RunResumed,
+    RunStarted,
+    RunStatus,
+    RunStopped,
+    allowed,
+    apply,
+    decode_run_event,
+)
+from dataflow.graph import Issue, validate_flow
+from dataflow.model import Flow, new_id
+from dataflow.processor import Registry
+from dataflow.runtime.engine import FlowRun, RunContext
+from dataflow.settings import Settings
+
+log = logging.getLogger(__name__)
+RUN_STREAM_PREFIX = "run-"
+
+
+class InvalidTransition(Exception):
+    def __init__(self, action: str, state: str, flow_id: str):
+        super().__init__(f"cannot {action} flow {flow_id!r}: its run is {state}")
+        self.state = state
+
+
+class FlowNotRunnable(Exception):
+    def __init__(self, flow_id: str, issues: list[Issue]):
+        super().__init__(f"flow {flow_id!r} has {len(issues)} validation error(s); fix them first")
+        self.issues = issues
+
+
+@dataclass
+class _Run:
+    status: RunStatus
+    stream_version: int
+    engine: FlowRun | None = None
+    tasks: list[asyncio.Task] = field(default_factory=list)
+    interrupting: bool = False
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class RunManager:
+    def __init__(self, journal: Journal, flows: FlowStore, registry: Registry, settings: Settings):
+        self.journal = journal
+        self.flows = flows
+        self.registry = registry
+        self.settings = settings
+        self._runs: dict[str, _Run] = {}  # flow id -> its latest run
+        self._run_ids: dict[str, list[str]] = {}  # flow id -> all its run ids, oldest first
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._subscribers: dict[str, set[asyncio.Queue]] = {}
+        self._position = 0
+
+    # -- read side ---------------------------------------------------------------
+    async def load(self) -> None:
+        """Fold every run stream of the journal (a projection that tracks its position)."""
+        while batch := await self.journal.read_all(self._position + 1, 1000):
+            for rec in batch:
+                self._position = rec.position
+                if not rec.stream.startswith(RUN_STREAM_PREFIX):
+                    continue
+                event = decode_run_event(rec.data)
+                if isinstance(event, RunCreated):
+                    self._run_ids.setdefault(event.flow_id, []).append(event.run_id)
+                    self._runs[event.flow_id] = _Run(apply(None, event, rec.recorded_at), 0)
+                flow_id = rec.metadata.get("flow_id", "")
+                run = self._runs.get(flow_id)
+                if run and run.status.run_id == rec.metadata.get("run_id"):
+                    if not isinstance(event, RunCreated):
+                        run.status = apply(run.status, event, rec.recorded_at)
+                    run.stream_version = rec.version
+
+    def status(self, flow_id: str) -> RunStatus | None:
+        run = self._runs.get(flow_id)
+        return run.status if run else None
+
+    def state_of(self, flow_id: str) -> str:
+        run = self._runs.get(flow_id)
+        return run.status.state if run else "configured"
+
+    def is_active(self, flow_id: str) -> bool:
+        return self.state_of(flow_id) in ACTIVE_STATES
+
+    def engine(self, flow_id: str) -> FlowRun | None:
+        run = self._runs.get(flow_id)
+        return run.engine if run else None
+
+    async def history(self, flow_id: str) -> list[HistoryEntry]:
+        entries = []
+        for run_id in self._run_ids.get(flow_id, []):
+            for rec in await self.journal.read(RUN_STREAM_PREFIX + run_id):
+                entries.append(
+                    HistoryEntry(
+                        flow_version=rec.metadata.get("flow_version", 0),
+                        stream_version=rec.version,
+                        position=rec.position,
+                        recorded_at=rec.recorded_at,
+                        type=rec.type,
+                        payload=msgspec.json.decode(rec.data),
+                        metadata=rec.metadata,
+                        stream=rec.stream,
+                    )
+                )
+        return entries
+
+    # -- write side --------------------------------------------------------------
+    def _lock(self, flow_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(flow_id, asyncio.Lock())
+
+    async def _record(self, run: _Run, *events: RunEvent) -> None:
+        """Append events to the run's stream; the fold rejects invalid transitions first."""
+        status = run.status
+        for event in events:
+            if not isinstance(event, RunCreated) and not allowed(status, event):
+                raise InvalidTransition(type(event).__name__, status.state, status.flow_id)
+        meta = {
+            "flow_id": status.flow_id,
+            "run_id": status.run_id,
+            "flow_version": status.flow_version,
+        }
+        data = [
+            EventData(type=type(e).__name__, data=msgspec.json.encode(e), metadata=meta)
+            for e in events
+        ]
+        try:
+            run.stream_version = await self.journal.append(
+                RUN_STREAM_PREFIX + status.run_id, run.stream_version, data
+            )
+        except ConcurrencyError:  # only this process writes a run's stream; say so loudly
+            log.error("run stream %s was written by someone else", status.run_id)
+            raise
+        now = time.time()
+        for event in events:
+            if not isinstance(event, RunCreated):
+                status = apply(status, event, now)
+        run.status = status
+        if any(not isinstance(e, OffsetsReported | MetricsReported) for e in events):
+            self._publish(status.flow_id, {"type": "state", "run": msgspec.to_builtins(status)})
+
+    async def start(self, flow_id: str) -> RunStatus:
+        async with self._lock(flow_id):
+            if self.is_active(flow_id):
+                raise InvalidTransition("start", self.state_of(flow_id), flow_id)
+            state = await self.flows.get(flow_id)
+            report = validate_flow(state.flow, self.registry)
+            if not report.valid:
+                raise FlowNotRunnable(flow_id, report.errors)
+            run_id = new_id("run-")
+            run = _Run(RunStatus(run_id=run_id, flow_id=flow_id, flow_version=state.version), 0)
+            await self._record(
+                run, RunCreated(run_id=run_id, flow_id=flow_id, flow_version=state.version)
+            )
+            self._runs[flow_id] = run
+            self._run_ids.setdefault(flow_id, []).append(run_id)
+            await self._launch(run, state.flow, offsets=None, started=RunStarted())
+            return run.status
+
+    async def _launch(
+        self,
+        run: _Run,
+        flow: Flow,
+        offsets: dict[str, Any] | None,
+        started: RunEvent,
+        paused: bool = False,
+    ) -> None:
+        context = RunContext(
+            flow_id=run.status.flow_id,
+            run_id=run.status.run_id,
+            data_dir=self.settings.data_path,
+            allow_python=self.settings.allow_python,
+            sample_size=self.settings.sample_size,
+        )
+        engine = FlowRun(flow, self.registry, context=context, offsets=offsets)
+        run.engine = engine
+        run.finished = asyncio.Event()
+        try:
+            await engine.start()
+        except Exception as exc:
+            await self._record(run, started, RunFailed(error=f"{type(exc).__name__}: {exc}"))
+            run.finished.set()
+            return
+        await self._record(run, started)
+        if paused:
+            await engine.pause()
+            await self._record(run, RunPaused())
+        run.tasks = [
+            asyncio.create_task(self._watch(run), name=f"watch-{run.status.run_id}"),
+            asyncio.create_task(self._report(run), name=f"report-{run.status.run_id}"),
+        ]
+
+    async def _watch(self, run: _Run) -> None:
+        """Turn the engine's end into the run's terminal event."""
+        assert run.engine is not None
+        try:
+            outcome = await run.engine.wait()
+            await self._report_offsets(run)
+            if run.interrupting:
+                await self._record(run, RunInterrupted(reason="server shutdown"))
+            elif outcome.state == "completed":
+                await self._record(run, RunCompleted())
+            elif outcome.state == "failed":
+                message = outcome.error or "failed"
+                self._publish(
+                    run.status.flow_id,
+                    {"type": "error", "node_id": outcome.error_node, "message": message},
+                )
+                await self._record(run, RunFailed(error=message, node_id=outcome.error_node))
+            elif run.status.state in ACTIVE_STATES:
+                await self._record(run, RunStopped(forced=getattr(outcome, "forced", False)))
+            self._publish_metrics(run)
+        except Exception:
+            log.exception("run %s: cannot record its end", run.status.run_id)
+        finally:
+            run.finished.set()
+
+    async def _report_offsets(self, run: _Run) -> None:
+        if run.engine is None or run.status.state not in ACTIVE_STATES:
+            return
+        offsets = {k: v for k, v in run.engine.offsets().items() if v is not None}
+        if offsets and offsets != run.status.offsets:
+            await self._record(run, OffsetsReported(offsets=offsets))
+
+    async def _report(self, run: _Run) -> None:
+        """Push metrics every second; persist offsets and (every 30 s) metrics to the journal."""
+        last_metrics_event = time.monotonic()
+        last_offsets = time.monotonic()
+        while not run.finished.is_set():
+            await asyncio.sleep(self.settings.metrics_push_seconds)
+            if run.finished.is_set() or run.engine is None:
+                break
+            self._publish_metrics(run)
+            now = time.monotonic()
+            try:
+                if now - last_offsets >= self.settings.offsets_report_seconds:
+                    last_offsets = now
+                    await self._report_offsets(run)
+                if now - last_metrics_event >= self.settings.metrics_event_seconds:
+                    last_metrics_event = now
+                    if run.status.state in ACTIVE_STATES:
+                        await self._record(
+                            run, MetricsReported(metrics=msgspec.to_builtins(run.engine.metrics()))
+                        )
+            except InvalidTransition:
+                break  # the run ended between two ticks
+
+    async def pause(self, flow_id: str) -> RunStatus:
+        async with self._lock(flow_id):
+            run = self._require(flow_id, "pause", {"running"})
+            assert run.engine is not None
+            await run.engine.pause()
+            await self._record(run, RunPaused())
+            return run.status
+
+    async def resume(self, flow_id: str) -> RunStatus:
+        async with self._lock(flow_id):
+            run = self._require(flow_id, "resume", {"paused"})
+            assert run.engine is not None
+            await run.engine.resume()
+            await self._record(run, RunResumed())
+            return run.status
+
+    async def stop(self, flow_id: str, force: bool = False) -> RunStatus:
+        async with self._lock(flow_id):
+            run = self._require(flow_id, "stop", {"running", "paused"})
+            assert run.engine is not None
+            await run.engine.stop(force=force)
+            await run.finished.wait()
+            if run.status.state in ACTIVE_STATES:  # engine ended without saying how
+                await self._record(run, RunStopped(forced=force))
+            return run.status
+
+    def _require(self, flow_id: str, action: str, states: set[str]) -> _Run:
+        run = self._runs.get(flow_id)
+        state = run.status.state if run else "configured"
+        if run is None or state not in states or run.engine is None:
+            raise InvalidTransition(action, state, flow_id)
+        return run
+
+    # -- server start and stop ---------------------------------------------------
+    async def recover(self) -> list[str]:
+        """Restart the runs that were active when the server last stopped (or crashed),
+        from their last reported source offsets."""
+        await self.load()
+        if not self.settings.resume_runs:
+            return []
+        restarted = []
+        for flow_id, run in list(self._runs.items()):
+            if run.status.state not in ACTIVE_STATES:
+                continue
+            try:
+                state = await self.flows.get(flow_id, run.status.flow_version)
+            except Exception as exc:
+                await self._record(run, RunFailed(error=f"cannot recover: {exc}"))
+                continue
+            paused = run.status.state == "paused"
+            # Recovering from paused re-enters running first, then pauses again.
+            run.status = msgspec.structs.replace(run.status, state="running")
+            await self._launch(
+                run,
+                state.flow,
+                offsets=dict(run.status.offsets),
+                started=RunRecovered(offsets=dict(run.status.offsets)),
+                paused=paused,
+            )
+            restarted.append(flow_id)
+            log.info("recovered run %s of flow %s", run.status.run_id, flow_id)
+        return restarted
+
+    async def shutdown(self) -> None:
+        """Drain active runs (bounded by a timeout) and mark them interrupted."""
+        active = [r for r in self._runs.values() if r.engine and r.status.state in ACTIVE_STATES]
+        for run in active:
+            run.interrupting = True
+            assert run.engine is not None
+            if run.status.state == "paused":
+                await run.engine.resume()
+            await run.engine.stop(force=False)
+        for run in active:
+            try:
+                await asyncio.wait_for(run.finished.wait(), self.settings.shutdown_drain_seconds)
+            except TimeoutError:
+                assert run.engine is not None
+                await run.engine.stop(force=True)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(run.finished.wait(), 5)
+        for run in self._runs.values():
+            for task in run.tasks:
+                task.cancel()
+
+    # -- live view ---------------------------------------------------------------
+    def _publish(self, flow_id: str, message: dict[str, Any]) -> None:
+        for queue in self._subscribers.get(flow_id, ()):
+            if queue.full():  # a slow browser loses old ticks, never blocks the runtime
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    queue.get_nowait()
+            queue.put_nowait(message)
+
+    def _publish_metrics(self, run: _Run) -> None:
+        if run.engine is not None and self._subscribers.get(run.status.flow_id):
+            self._publish(
+                run.status.flow_id,
+                {"type": "metrics", "metrics": msgspec.to_builtins(run.engine.metrics())},
+            )
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, flow_id: str) -> AsyncIterator[asyncio.Queue]:
+        queue: asyncio.Queue = asyncio.Queue(maxsize=100)
+        self._subscribers.setdefault(flow_id, set()).add(queue)
+        try:
+            yield queue
+        finally:
+            self._subscribers[flow_id].discard(queue)
+
+    def active_runs(self) -> list[tuple[RunStatus, FlowRun]]:
+        return [(r.status, r.engine) for r in self._runs.values() if r.engine is not None]
