@@ -65,6 +65,11 @@ class TransformConfig(ProcessorConfig, kw_only=True):
 
     concurrency: Annotated[
         int,
-        ui("Concurrency", "Batches processed at the same time (order is kept).", advanced=True,
-           ge=1, le=64),
+        ui(
+            "Concurrency",
+            "Batches processed at the same time (order is kept).",
+            advanced=True,
+            ge=1,
+            le=64,
+        ),
     ] = 1

@@ -51,8 +51,9 @@ class Registry:
                 loaded = ep.load()
                 registry.add(loaded)
             except Exception as exc:  # a broken plugin must not take the server down
-                log.exception("cannot load processor %s from %s", ep.name, ep.value)
                 registry.load_errors[ep.name] = f"{type(exc).__name__}: {exc}"
+                log.warning("cannot load processor %s from %s: %s", ep.name, ep.value,
+                            registry.load_errors[ep.name])
         return registry
 
 

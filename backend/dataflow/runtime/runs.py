@@ -38,6 +38,7 @@ from dataflow.graph import Issue, validate_flow
 from dataflow.model import Flow, new_id
 from dataflow.processor import Registry
 from dataflow.runtime.engine import FlowRun, RunContext
+from dataflow.runtime.state import FINAL_STATES
 from dataflow.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -197,13 +198,14 @@ class RunManager:
             allow_python=self.settings.allow_python,
             sample_size=self.settings.sample_size,
         )
-        engine = FlowRun(flow, self.registry, context=context, offsets=offsets)
-        run.engine = engine
         run.finished = asyncio.Event()
         try:
+            engine = FlowRun(flow, self.registry, context=context, offsets=offsets)
+            run.engine = engine
             await engine.start()
         except Exception as exc:
-            await self._record(run, started, RunFailed(error=f"{type(exc).__name__}: {exc}"))
+            node_id = getattr(exc, "node_id", None)
+            await self._record(run, started, RunFailed(error=str(exc), node_id=node_id))
             run.finished.set()
             return
         await self._record(run, started)
@@ -212,7 +214,8 @@ class RunManager:
             await self._record(run, RunPaused())
         run.tasks = [
             asyncio.create_task(self._watch(run), name=f"watch-{run.status.run_id}"),
-            asyncio.create_task(self._report(run), name=f"report-{run.status.run_id}"),
+            asyncio.create_task(self._push_metrics(run), name=f"metrics-{run.status.run_id}"),
+            asyncio.create_task(self._checkpoint_loop(run), name=f"ckpt-{run.status.run_id}"),
         ]
 
     async def _watch(self, run: _Run) -> None:
@@ -240,35 +243,56 @@ class RunManager:
         finally:
             run.finished.set()
 
-    async def _report_offsets(self, run: _Run) -> None:
-        if run.engine is None or run.status.state not in ACTIVE_STATES:
+    async def _report_offsets(self, run: _Run, offsets: dict[str, Any] | None = None) -> None:
+        """Persist source offsets, then let the sources acknowledge upstream (Kafka commit,
+        Redis XACK). Only offsets covering data the sinks wrote may come here: a checkpoint's,
+        or the engine's own after it drained."""
+        engine = run.engine
+        if engine is None or run.status.state not in ACTIVE_STATES:
             return
-        offsets = {k: v for k, v in run.engine.offsets().items() if v is not None}
-        if offsets and offsets != run.status.offsets:
-            await self._record(run, OffsetsReported(offsets=offsets))
+        if offsets is None:
+            offsets = engine.offsets()
+        offsets = {k: v for k, v in offsets.items() if v is not None}
+        if not offsets or offsets == run.status.offsets:
+            return
+        await self._record(run, OffsetsReported(offsets=offsets))
+        for node_id, offset in offsets.items():
+            try:
+                await engine.processor(node_id).commit(offset)
+            except Exception:
+                log.exception("run %s: source %s could not commit", run.status.run_id, node_id)
 
-    async def _report(self, run: _Run) -> None:
-        """Push metrics every second; persist offsets and (every 30 s) metrics to the journal."""
-        last_metrics_event = time.monotonic()
-        last_offsets = time.monotonic()
+    async def _push_metrics(self, run: _Run) -> None:
+        """Push metrics every second; every 30 s also keep them in the journal."""
+        last_event = time.monotonic()
         while not run.finished.is_set():
             await asyncio.sleep(self.settings.metrics_push_seconds)
             if run.finished.is_set() or run.engine is None:
                 break
             self._publish_metrics(run)
-            now = time.monotonic()
+            if time.monotonic() - last_event >= self.settings.metrics_event_seconds:
+                last_event = time.monotonic()
+                metrics = msgspec.to_builtins(run.engine.metrics())
+                with contextlib.suppress(InvalidTransition):  # ended between two ticks
+                    await self._record(run, MetricsReported(metrics=metrics))
+
+    async def _checkpoint_loop(self, run: _Run) -> None:
+        """Checkpoint periodically; its offsets are what a restart resumes from.
+
+        A checkpoint taken while paused completes after resume: this loop then just waits.
+        """
+        while not run.finished.is_set():
+            await asyncio.sleep(self.settings.offsets_report_seconds)
+            engine = run.engine
+            if run.finished.is_set() or engine is None or engine.state in FINAL_STATES:
+                break
             try:
-                if now - last_offsets >= self.settings.offsets_report_seconds:
-                    last_offsets = now
-                    await self._report_offsets(run)
-                if now - last_metrics_event >= self.settings.metrics_event_seconds:
-                    last_metrics_event = now
-                    if run.status.state in ACTIVE_STATES:
-                        await self._record(
-                            run, MetricsReported(metrics=msgspec.to_builtins(run.engine.metrics()))
-                        )
-            except InvalidTransition:
-                break  # the run ended between two ticks
+                offsets = await engine.checkpoint()
+                await self._report_offsets(run, offsets)
+            except (RuntimeError, InvalidTransition):
+                if run.finished.is_set() or engine.state in FINAL_STATES | {"stopping"}:
+                    break
+                log.exception("run %s: checkpoint failed", run.status.run_id)
 
     async def pause(self, flow_id: str) -> RunStatus:
         async with self._lock(flow_id):

@@ -1,0 +1,36 @@
+"""The runtime: runs flows on Arrow batches through bounded, back-pressured edge queues."""
+
+from dataflow.runtime.engine import FlowBuildError, FlowRun, Listener, RunContext
+from dataflow.runtime.markers import Barrier, EndOfStream
+from dataflow.runtime.metrics import EdgeMetrics, FlowMetrics, NodeMetrics
+from dataflow.runtime.queues import EdgeQueue
+from dataflow.runtime.sample import SampleColumn, SampleResult
+from dataflow.runtime.state import (
+    CheckpointCompleted,
+    OffsetsChanged,
+    RunNotice,
+    RunOutcome,
+    RunState,
+    StateChanged,
+)
+
+__all__ = [
+    "Barrier",
+    "CheckpointCompleted",
+    "EdgeMetrics",
+    "EdgeQueue",
+    "EndOfStream",
+    "FlowBuildError",
+    "FlowMetrics",
+    "FlowRun",
+    "Listener",
+    "NodeMetrics",
+    "OffsetsChanged",
+    "RunContext",
+    "RunNotice",
+    "RunOutcome",
+    "RunState",
+    "SampleColumn",
+    "SampleResult",
+    "StateChanged",
+]

@@ -1,0 +1,484 @@
+"""FlowRun: one flow running in the current event loop, one asyncio task per node."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from dataflow.model import Flow, new_id
+from dataflow.processor.base import Context, Processor, Source
+from dataflow.processor.registry import Registry
+from dataflow.runtime.checkpoints import CheckpointTracker
+from dataflow.runtime.metrics import FlowMetrics, edge_metrics
+from dataflow.runtime.nodes import EdgeRuntime, NodeFailed, NodeRunner, describe
+from dataflow.runtime.sample import SampleResult
+from dataflow.runtime.state import (
+    FINAL_STATES,
+    CheckpointCompleted,
+    OffsetsChanged,
+    RunNotice,
+    RunOutcome,
+    RunState,
+    StateChanged,
+)
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[RunNotice], None]
+
+#: After a failure or a forced stop, how long close() waits for processor calls still
+#: running in worker threads.
+CLOSE_GRACE_SECONDS = 10.0
+
+
+@dataclass
+class RunContext:
+    """Where a run runs: handed to every processor through its Context."""
+
+    flow_id: str = ""
+    run_id: str = field(default_factory=lambda: new_id("run-"))
+    data_dir: Path = field(default_factory=Path.cwd)
+    allow_python: bool = False
+    #: Records kept per edge for the data preview; 0 turns sampling off.
+    sample_size: int = 200
+    #: Node loggers are its children, named by node id.
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("dataflow.run"))
+
+
+class FlowBuildError(ValueError):
+    """The flow cannot run as it is; the message names the node or edge."""
+
+    def __init__(self, message: str, *, node_id: str | None = None, edge_id: str | None = None):
+        super().__init__(message)
+        self.node_id = node_id
+        self.edge_id = edge_id
+
+
+class FlowRun:
+    """Runs one flow: `await start()`, then `pause()`/`resume()`/`stop()`, `await wait()`.
+
+    Structural problems (unknown type, bad config, unknown port, cycle) raise FlowBuildError
+    from the constructor; everything that goes wrong once started ends in state `failed`.
+    """
+
+    def __init__(
+        self,
+        flow: Flow,
+        registry: Registry,
+        *,
+        context: RunContext | None = None,
+        offsets: Mapping[str, Any] | None = None,
+    ):
+        self.flow = flow
+        self.context = context or RunContext(flow_id=flow.id)
+        self.run_id = self.context.run_id
+        #: Cleared while paused: sources and node inboxes wait on it.
+        self.flowing = asyncio.Event()
+        self.flowing.set()
+        self._state: RunState = "created"
+        self._listeners: list[Listener] = []
+        self._restore = dict(offsets or {})
+        self._offsets: dict[str, Any] = dict(self._restore)
+        self._stopping = False
+        self._forced = False
+        self._error: str | None = None
+        self._error_node: str | None = None
+        self._done = asyncio.Event()
+        self._supervisor: asyncio.Task[None] | None = None
+        self._started_at: float | None = None
+        self._ended_at: float | None = None
+        self._edges = {e.id: EdgeRuntime(e, self.context.sample_size) for e in flow.edges}
+        self._runners = self._build(registry)
+        self._checkpoints = CheckpointTracker(
+            (r.node.id for r in self._runners.values() if r.kind == "source"),
+            (r.node.id for r in self._runners.values() if r.terminal),
+        )
+
+    # -- building ------------------------------------------------------------------------
+    def _build(self, registry: Registry) -> dict[str, NodeRunner]:
+        flow = self.flow
+        processors: dict[str, Processor] = {}
+        for node in flow.nodes:
+            if node.id in processors:
+                raise FlowBuildError(f"node id {node.id!r} is used twice", node_id=node.id)
+            cls = registry.get(node.type)
+            if cls is None:
+                raise FlowBuildError(
+                    f"node '{node.id}': unknown processor type {node.type!r}", node_id=node.id
+                )
+            try:
+                config = cls.parse_config(node.config)
+            except msgspec.ValidationError as exc:
+                raise FlowBuildError(
+                    f"node '{node.id}' ({node.type}): invalid config: {exc}", node_id=node.id
+                ) from exc
+            ctx = Context(
+                node_id=node.id,
+                flow_id=self.context.flow_id,
+                run_id=self.run_id,
+                data_dir=self.context.data_dir,
+                allow_python=self.context.allow_python,
+                logger=self.context.logger.getChild(node.id),
+            )
+            try:
+                processors[node.id] = cls(config, ctx)
+            except Exception as exc:
+                raise FlowBuildError(
+                    f"node '{node.id}' ({node.type}): {describe(exc)}", node_id=node.id
+                ) from exc
+
+        inputs: dict[str, list[tuple[str, EdgeRuntime]]] = {n: [] for n in processors}
+        outputs: dict[str, dict[str, list[EdgeRuntime]]] = {
+            node_id: {port: [] for port in type(p).output_ports(p.config)}
+            for node_id, p in processors.items()
+        }
+        if len(self._edges) != len(flow.edges):
+            raise FlowBuildError("edge ids must be unique")
+        for edge_rt in self._edges.values():
+            edge = edge_rt.edge
+            for end, node_id in (("source", edge.source), ("target", edge.target)):
+                if node_id not in processors:
+                    raise FlowBuildError(
+                        f"edge '{edge.id}': {end} node {node_id!r} does not exist",
+                        edge_id=edge.id,
+                    )
+            ports = outputs[edge.source]
+            if edge.source_port not in ports:
+                raise FlowBuildError(
+                    f"edge '{edge.id}': node '{edge.source}' has no output port "
+                    f"{edge.source_port!r} (ports: {', '.join(ports) or 'none'})",
+                    edge_id=edge.id,
+                )
+            target = processors[edge.target]
+            in_ports = type(target).input_ports(target.config)
+            if edge.target_port not in in_ports:
+                raise FlowBuildError(
+                    f"edge '{edge.id}': node '{edge.target}' has no input port "
+                    f"{edge.target_port!r} (ports: {', '.join(in_ports) or 'none'})",
+                    edge_id=edge.id,
+                )
+            ports[edge.source_port].append(edge_rt)
+            inputs[edge.target].append((edge.target_port, edge_rt))
+        for node_id, p in processors.items():
+            if isinstance(p, Source) and inputs[node_id]:
+                raise FlowBuildError(
+                    f"node '{node_id}' is a source and cannot have incoming edges",
+                    node_id=node_id,
+                )
+        order = _topological(processors, self._edges.values())
+        return {
+            node_id: NodeRunner(
+                self.flow.node(node_id),  # type: ignore[arg-type]
+                processors[node_id],
+                inputs[node_id],
+                outputs[node_id],
+                self,
+            )
+            for node_id in order
+        }
+
+    # -- RunControl (what the node loops ask) ---------------------------------------------
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    @property
+    def forced(self) -> bool:
+        return self._forced
+
+    def offset_of(self, node_id: str) -> Any:
+        return self._offsets.get(node_id)
+
+    def offset_changed(self, node_id: str, offset: Any) -> None:
+        self._offsets[node_id] = offset
+        if self._listeners:
+            self._notify(OffsetsChanged(run_id=self.run_id, node_id=node_id, offset=offset))
+
+    def barrier_sent(self, node_id: str, checkpoint_id: int) -> None:
+        self._checkpoints.source_sent(checkpoint_id, node_id, self._offsets.get(node_id))
+        self._complete_checkpoints()
+
+    def barrier_reached(self, node_id: str, checkpoint_id: int) -> None:
+        self._checkpoints.terminal_reached(checkpoint_id, node_id)
+        self._complete_checkpoints()
+
+    # -- lifecycle -----------------------------------------------------------------------
+    @property
+    def state(self) -> RunState:
+        return self._state
+
+    @property
+    def outcome(self) -> RunOutcome:
+        return RunOutcome(
+            state=self._state, error=self._error, error_node=self._error_node, forced=self._forced
+        )
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener(notice)` on every state change, offset and completed checkpoint.
+
+        Listeners run in the event loop and must not block (schedule slow work with
+        asyncio.create_task). Returns a function that unsubscribes.
+        """
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    async def start(self) -> None:
+        """Restore source offsets, open every processor (sinks first), then start one task
+        per node. A processor failing to open fails the run (see `wait()`)."""
+        if self._started_at is not None or self._done.is_set():
+            raise RuntimeError(f"run {self.run_id} was already started (state {self._state})")
+        self._started_at = time.monotonic()
+        runners = list(self._runners.values())
+        step = "restore"
+        try:
+            for runner in runners:
+                if runner.kind == "source" and runner.node.id in self._restore:
+                    runner.processor.restore(self._restore[runner.node.id])  # type: ignore[attr-defined]
+            step = "open"
+            # Downstream first: a source must not produce before its consumers are ready.
+            for runner in reversed(runners):
+                await runner.open()
+        except Exception as exc:
+            runner.counters.failed(describe(exc))
+            self._record_error(runner, f"{step}: {describe(exc)}")
+        if self._error is not None or self._stopping:  # failed, or stopped while opening
+            await self._close_all(wait_for_calls=False)
+            self._finish_state()
+            return
+        for runner in runners:
+            runner.task = asyncio.create_task(self._guard(runner), name=f"node:{runner.node.id}")
+        self._supervisor = asyncio.create_task(self._supervise(), name=f"run:{self.run_id}")
+        self._set_state("running")
+
+    async def pause(self) -> None:
+        """Sources stop pulling and nodes stop taking batches off their queues; calls already
+        running finish and their output stays queued."""
+        if self._state == "running":
+            self.flowing.clear()
+            self._set_state("paused")
+
+    async def resume(self) -> None:
+        if self._state == "paused":
+            self._resume_flow()
+            self._set_state("running")
+
+    def _resume_flow(self) -> None:
+        self.flowing.set()
+        for runner in self._runners.values():
+            runner.wake.set()
+
+    async def stop(self, force: bool = False, timeout: float | None = None) -> RunOutcome:
+        """Graceful: sources stop, queued batches drain through, transforms finish, sinks
+        flush; state `stopped`. force=True (or `timeout` seconds of draining) cancels every
+        node task now. Processors are closed either way."""
+        if self._state == "created":
+            self._stopping = True
+            self._forced = self._forced or force
+            if self._started_at is None:  # never started: nothing to drain
+                self._finish_state()
+            return await self.wait()  # start() is opening processors; it ends the run then
+        if self._state in FINAL_STATES:
+            return self.outcome
+        self._stopping = True
+        if not force:
+            if self._state != "stopping":
+                self._set_state("stopping")
+            self._resume_flow()
+            for runner in self._runners.values():
+                # A source waiting inside batches() for input would hold the stop up.
+                if runner.pulling and runner.task is not None:
+                    runner.task.cancel()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._done.wait()), timeout)
+                return self.outcome
+            except TimeoutError:
+                log.warning("run %s did not drain within %ss: forcing", self.run_id, timeout)
+        self._forced = True
+        for runner in self._runners.values():
+            if runner.task is not None:
+                runner.task.cancel()
+        return await self.wait()
+
+    async def wait(self) -> RunOutcome:
+        """Wait for the run to end: completed, stopped or failed."""
+        if self._started_at is None and not self._done.is_set():
+            raise RuntimeError(f"run {self.run_id} was not started")
+        await self._done.wait()
+        return self.outcome
+
+    async def checkpoint(self, checkpoint_id: int | None = None) -> dict[str, Any]:
+        """Send a barrier from every source (after its current batch) and wait until every
+        terminal node received it and sinks flushed; returns the source offsets at the
+        barrier. Raises RuntimeError when the run fails or is forced to stop first. While
+        paused, it completes after resume (nodes take nothing off their queues meanwhile)."""
+        if self._state in FINAL_STATES or self._state == "created":
+            raise RuntimeError(f"run {self.run_id} is {self._state}: no checkpoint possible")
+        checkpoint_id = checkpoint_id or self._checkpoints.next_id()
+        pending = self._checkpoints.begin(checkpoint_id)
+        for runner in self._runners.values():
+            if runner.kind == "source" and runner.node.id in pending.waiting_sources:
+                runner.pending_barriers.append(checkpoint_id)
+                runner.wake.set()
+        self._complete_checkpoints()
+        return await pending.done
+
+    def _complete_checkpoints(self) -> None:
+        for pending in self._checkpoints.pop_complete():
+            offsets = dict(pending.offsets)
+            if not pending.done.done():
+                pending.done.set_result(offsets)
+            self._notify(
+                CheckpointCompleted(
+                    run_id=self.run_id, checkpoint_id=pending.checkpoint_id, offsets=offsets
+                )
+            )
+
+    # -- supervision ---------------------------------------------------------------------
+    async def _guard(self, runner: NodeRunner) -> None:
+        try:
+            await runner.run()
+        except asyncio.CancelledError:
+            runner.counters.state = "cancelled"
+            raise
+        except NodeFailed as exc:
+            self._fail(runner, exc.message)
+            return
+        except Exception as exc:  # a bug in the engine itself: still name the node
+            log.exception("node %s crashed", runner.node.id)
+            self._fail(runner, runner.error_text(describe(exc)))
+            return
+        self._checkpoints.node_finished(runner.node.id, self._offsets.get(runner.node.id))
+        self._complete_checkpoints()
+
+    def _record_error(self, runner: NodeRunner, message: str) -> None:
+        if not message.startswith(f"{runner.node.type} in node "):
+            message = runner.error_text(message)
+        runner.counters.state = "failed"
+        if runner.counters.last_error is None:
+            runner.counters.last_error = message
+        if self._error is None:
+            self._error, self._error_node = message, runner.node.id
+
+    def _fail(self, runner: NodeRunner, message: str) -> None:
+        self._record_error(runner, message)
+        runner.processor.log.error("%s", message)
+        current = asyncio.current_task()
+        for other in self._runners.values():
+            if other.task is not None and other.task is not current:
+                other.task.cancel()
+
+    async def _supervise(self) -> None:
+        tasks = [r.task for r in self._runners.values() if r.task is not None]
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._close_all(wait_for_calls=True)
+        self._finish_state()
+
+    async def _close_all(self, *, wait_for_calls: bool) -> None:
+        """Close what a failure or forced stop left open (close is always called)."""
+        left = [r for r in self._runners.values() if r.opened and not r.closed]
+        if wait_for_calls:
+            calls = {t for r in left for t in r.inflight}
+            if calls:
+                _, running = await asyncio.wait(calls, timeout=CLOSE_GRACE_SECONDS)
+                if running:
+                    log.warning(
+                        "run %s: closing with %d calls still running", self.run_id, len(running)
+                    )
+        for runner in left:
+            try:
+                await runner.close()
+            except Exception:
+                runner.processor.log.exception("%s: close failed", runner.node.id)
+
+    def _finish_state(self) -> None:
+        self._ended_at = time.monotonic()
+        if self._error is not None:
+            final: RunState = "failed"
+        elif self._stopping:
+            final = "stopped"
+        else:
+            final = "completed"
+        self._checkpoints.abort(f"run {self.run_id} ended ({final}) before the checkpoint")
+        self._set_state(final)
+        self._done.set()
+
+    def _set_state(self, state: RunState) -> None:
+        previous, self._state = self._state, state
+        if previous == state:
+            return
+        self._notify(
+            StateChanged(
+                run_id=self.run_id,
+                state=state,
+                previous=previous,
+                error=self._error if state == "failed" else None,
+                error_node=self._error_node if state == "failed" else None,
+            )
+        )
+
+    def _notify(self, notice: RunNotice) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(notice)
+            except Exception:
+                log.exception("run %s: listener failed on %s", self.run_id, type(notice).__name__)
+
+    # -- observation ---------------------------------------------------------------------
+    def offsets(self) -> dict[str, Any]:
+        """The latest offset of every source (those given at construction until they move)."""
+        return dict(self._offsets)
+
+    def metrics(self) -> FlowMetrics:
+        now = time.monotonic()
+        started = self._started_at
+        elapsed = 0.0 if started is None else (self._ended_at or now) - started
+        return FlowMetrics(
+            run_id=self.run_id,
+            flow_id=self.context.flow_id,
+            state=self._state,
+            elapsed=elapsed,
+            nodes={nid: r.counters.snapshot(now) for nid, r in self._runners.items()},
+            edges={eid: edge_metrics(e.queue) for eid, e in self._edges.items()},
+        )
+
+    def sample(self, edge_id: str, limit: int = 100, where: str | None = None) -> SampleResult:
+        """Up to `limit` of the most recent records that went through the edge, filtered by
+        the DuckDB boolean `where`. Raises KeyError for an unknown edge and ValueError for a
+        bad condition."""
+        edge = self._edges.get(edge_id)
+        if edge is None:
+            raise KeyError(f"no edge {edge_id!r} in flow {self.flow.id or self.flow.name!r}")
+        return edge.sample.query(limit, where)
+
+    def processor(self, node_id: str) -> Processor:
+        """The processor instance of a node (tests and tools inspect it)."""
+        return self._runners[node_id].processor
+
+
+def _topological(processors: Mapping[str, Processor], edges: Any) -> list[str]:
+    """Node ids, upstream before downstream; FlowBuildError on a cycle."""
+    indegree = dict.fromkeys(processors, 0)
+    downstream: dict[str, list[str]] = {n: [] for n in processors}
+    for edge_rt in edges:
+        downstream[edge_rt.edge.source].append(edge_rt.edge.target)
+        indegree[edge_rt.edge.target] += 1
+    ready = [n for n, d in indegree.items() if d == 0]
+    order: list[str] = []
+    while ready:
+        node_id = ready.pop(0)
+        order.append(node_id)
+        for target in downstream[node_id]:
+            indegree[target] -= 1
+            if indegree[target] == 0:
+                ready.append(target)
+    if len(order) != len(processors):
+        cycle = sorted(n for n in processors if n not in order)
+        raise FlowBuildError(f"the flow has a cycle through nodes {', '.join(cycle)}")
+    return order

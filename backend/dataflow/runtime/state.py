@@ -1,0 +1,48 @@
+"""Run states, the outcome of a run, and the notices a run sends to its subscribers."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+#: created -> running <-> paused -> stopping -> stopped; any live state -> failed | completed.
+RunState = Literal["created", "running", "paused", "stopping", "stopped", "failed", "completed"]
+FINAL_STATES: frozenset[str] = frozenset({"stopped", "failed", "completed"})
+
+
+class RunOutcome(msgspec.Struct, kw_only=True, frozen=True):
+    state: RunState
+    error: str | None = None
+    #: The node whose error failed the run.
+    error_node: str | None = None
+    #: Stopped by cancelling the node tasks rather than by draining.
+    forced: bool = False
+
+
+class RunNotice(msgspec.Struct, tag_field="type", kw_only=True, frozen=True):
+    """Something a run manager may journal or push to WebSocket clients."""
+
+    run_id: str
+
+
+class StateChanged(RunNotice, frozen=True):
+    state: RunState
+    previous: RunState
+    error: str | None = None
+    error_node: str | None = None
+
+
+class OffsetsChanged(RunNotice, frozen=True):
+    """A source reported a new offset (after every batch: throttle persistence yourself)."""
+
+    node_id: str
+    offset: Any
+
+
+class CheckpointCompleted(RunNotice, frozen=True):
+    """Every record before barrier `checkpoint_id` reached every terminal node (sinks
+    flushed): a restart from `offsets` loses nothing."""
+
+    checkpoint_id: int
+    offsets: dict[str, Any]

@@ -1,0 +1,1 @@
+"""Runtime tests: queues, engine lifecycle, error policies, metrics, samples, dataflow.testing."""
