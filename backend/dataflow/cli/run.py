@@ -63,7 +63,10 @@ async def _run(flow: Flow, data_dir: Path, allow_python: bool, quiet: bool) -> i
         flow,
         default_registry(),
         context=RunContext(
-            flow_id=flow.id or "cli", run_id="cli", data_dir=data_dir, allow_python=allow_python
+            flow_id=flow.id or "cli",
+            run_id=new_id("run-"),
+            data_dir=data_dir,
+            allow_python=allow_python,
         ),
     )
     loop = asyncio.get_running_loop()

@@ -52,8 +52,12 @@ class Registry:
                 registry.add(loaded)
             except Exception as exc:  # a broken plugin must not take the server down
                 registry.load_errors[ep.name] = f"{type(exc).__name__}: {exc}"
-                log.warning("cannot load processor %s from %s: %s", ep.name, ep.value,
-                            registry.load_errors[ep.name])
+                log.warning(
+                    "cannot load processor %s from %s: %s",
+                    ep.name,
+                    ep.value,
+                    registry.load_errors[ep.name],
+                )
         return registry
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 
 from dataflow.events.flows import FlowStore, HistoryEntry
-from dataflow.events.journal import ConcurrencyError, EventData, Journal
+from dataflow.events.journal import EventData, Journal
 from dataflow.events.run_events import (
     ACTIVE_STATES,
     MetricsReported,
@@ -65,6 +65,8 @@ class _Run:
     tasks: list[asyncio.Task] = field(default_factory=list)
     interrupting: bool = False
     finished: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Appends to the run's stream are serialised: lifecycle, checkpoints and metrics race.
+    writing: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class RunManager:
@@ -137,31 +139,28 @@ class RunManager:
 
     async def _record(self, run: _Run, *events: RunEvent) -> None:
         """Append events to the run's stream; the fold rejects invalid transitions first."""
-        status = run.status
-        for event in events:
-            if not isinstance(event, RunCreated) and not allowed(status, event):
-                raise InvalidTransition(type(event).__name__, status.state, status.flow_id)
-        meta = {
-            "flow_id": status.flow_id,
-            "run_id": status.run_id,
-            "flow_version": status.flow_version,
-        }
-        data = [
-            EventData(type=type(e).__name__, data=msgspec.json.encode(e), metadata=meta)
-            for e in events
-        ]
-        try:
+        async with run.writing:
+            status = run.status
+            for event in events:
+                if not isinstance(event, RunCreated) and not allowed(status, event):
+                    raise InvalidTransition(type(event).__name__, status.state, status.flow_id)
+            meta = {
+                "flow_id": status.flow_id,
+                "run_id": status.run_id,
+                "flow_version": status.flow_version,
+            }
+            data = [
+                EventData(type=type(e).__name__, data=msgspec.json.encode(e), metadata=meta)
+                for e in events
+            ]
             run.stream_version = await self.journal.append(
                 RUN_STREAM_PREFIX + status.run_id, run.stream_version, data
             )
-        except ConcurrencyError:  # only this process writes a run's stream; say so loudly
-            log.error("run stream %s was written by someone else", status.run_id)
-            raise
-        now = time.time()
-        for event in events:
-            if not isinstance(event, RunCreated):
-                status = apply(status, event, now)
-        run.status = status
+            now = time.time()
+            for event in events:
+                if not isinstance(event, RunCreated):
+                    status = apply(status, event, now)
+            run.status = status
         if any(not isinstance(e, OffsetsReported | MetricsReported) for e in events):
             self._publish(status.flow_id, {"type": "state", "run": msgspec.to_builtins(status)})
 
