@@ -38,9 +38,8 @@ def test_built_ins_are_registered():
     assert set(BUILT_INS) <= set(NAMES)
 
 
-@pytest.mark.parametrize("name", sorted(REGISTRY.load_errors))
-def test_entry_point_loads(name):
-    pytest.fail(f"{name}: {REGISTRY.load_errors[name]}")
+def test_every_entry_point_loads():
+    assert REGISTRY.load_errors == {}
 
 
 def fields(schema):
@@ -105,7 +104,7 @@ def test_docs_page_is_current(name):
     assert page.read_text() == expected, "stale page: run python docs/gen_processor_docs.py"
 
 
-def test_processor_modules_are_small_and_say_what_they_hold():
+def test_built_in_modules_open_with_a_one_line_docstring():
     for name in BUILT_INS:
         module = inspect.getmodule(REGISTRY.get(name))
         assert module.__doc__ and "\n" not in module.__doc__.strip(), name

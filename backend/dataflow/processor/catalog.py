@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import msgspec
@@ -58,7 +59,7 @@ def describe(cls: type[Processor]) -> ProcessorInfo:
         type=spec.name,
         category=category_of(cls),
         title=spec.display_title,
-        description=(cls.config_type.__doc__ or spec.summary).strip(),
+        description=inspect.cleandoc(cls.config_type.__doc__ or spec.summary),
         summary=spec.summary,
         status=spec.status,
         icon=spec.icon or category_of(cls),
