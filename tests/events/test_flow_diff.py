@@ -36,35 +36,7 @@ from dataflow.events.flow_events import (
 )
 from dataflow.events.journal import RecordedEvent
 from dataflow.model import Edge, EdgeSettings, Flow, Node, Position, export_flow
-
-replace = msgspec.structs.replace
-
-
-def base_flow() -> Flow:
-    return Flow(
-        id="f1",
-        name="orders",
-        description="paid orders",
-        nodes=[
-            Node(id="gen", type="generate", name="Generate", config={"count": 10, "seed": 1}),
-            Node(id="filter-1", type="filter", config={"condition": "amount > 100"}),
-            Node(id="out", type="console", position=Position(x=300, y=0)),
-        ],
-        edges=[
-            Edge(id="e1", source="gen", target="filter-1"),
-            Edge(id="e2", source="filter-1", source_port="matched", target="out"),
-        ],
-    )
-
-
-def with_node(flow: Flow, node_id: str, **changes) -> Flow:
-    nodes = [replace(n, **changes) if n.id == node_id else n for n in flow.nodes]
-    return replace(flow, nodes=nodes)
-
-
-def with_edge(flow: Flow, edge_id: str, **changes) -> Flow:
-    edges = [replace(e, **changes) if e.id == edge_id else e for e in flow.edges]
-    return replace(flow, edges=edges)
+from tests.events.flow_docs import base_flow, replace, with_edge, with_node
 
 
 def test_equal_documents_have_an_empty_diff_and_no_events():

@@ -37,6 +37,24 @@ class RecordedEvent(msgspec.Struct, frozen=True, kw_only=True):
     recorded_at: float  # unix seconds
 
 
+def event_from_row(row: tuple[Any, ...]) -> RecordedEvent:
+    """A stored row (stream, version, position, type, data, metadata JSON, recorded_at)."""
+    stream, version, position, type_, data, metadata, recorded_at = row
+    return RecordedEvent(
+        stream=stream,
+        version=version,
+        position=position,
+        type=type_,
+        data=bytes(data),
+        metadata=msgspec.json.decode(metadata),
+        recorded_at=recorded_at,
+    )
+
+
+def metadata_json(value: dict[str, Any]) -> str:
+    return msgspec.json.encode(value).decode()
+
+
 class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
     stream: str
     version: int

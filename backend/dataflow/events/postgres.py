@@ -8,11 +8,18 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-import msgspec
 from psycopg import AsyncConnection, errors, sql
 from psycopg_pool import AsyncConnectionPool
 
-from dataflow.events.journal import ConcurrencyError, EventData, Journal, RecordedEvent, Snapshot
+from dataflow.events.journal import (
+    ConcurrencyError,
+    EventData,
+    Journal,
+    RecordedEvent,
+    Snapshot,
+    event_from_row,
+    metadata_json,
+)
 
 DEFAULT_SCHEMA = "dataflow"
 
@@ -98,7 +105,7 @@ class PostgresJournal(Journal):
             ).format(columns=_EVENT_COLUMNS, events=self._events),
             (stream, from_version, _MAX_VERSION if to_version is None else to_version),
         )
-        return [_event(row) for row in rows]
+        return [event_from_row(row) for row in rows]
 
     async def read_all(self, from_position: int = 1, limit: int = 1000) -> list[RecordedEvent]:
         if limit <= 0:
@@ -109,7 +116,7 @@ class PostgresJournal(Journal):
             ).format(columns=_EVENT_COLUMNS, events=self._events),
             (from_position, limit),
         )
-        return [_event(row) for row in rows]
+        return [event_from_row(row) for row in rows]
 
     async def stream_version(self, stream: str) -> int:
         async with (await self._ready()).connection() as conn:
@@ -172,7 +179,15 @@ class PostgresJournal(Journal):
                 " recorded_at) VALUES (%s, %s, %s, %s, %s, %s::json, %s)"
             ).format(events=self._events),
             [
-                (first + i, stream, expected + 1 + i, e.type, e.data, _json(e.metadata), now)
+                (
+                    first + i,
+                    stream,
+                    expected + 1 + i,
+                    e.type,
+                    e.data,
+                    metadata_json(e.metadata),
+                    now,
+                )
                 for i, e in enumerate(events)
             ],
         )
@@ -242,20 +257,3 @@ def _split_schema(url: str) -> tuple[str, str]:
     schema = next((value for key, value in params if key == "schema"), DEFAULT_SCHEMA)
     rest = urlencode([(key, value) for key, value in params if key != "schema"])
     return (f"{base}?{rest}" if rest else base), schema
-
-
-def _json(value: dict[str, Any]) -> str:
-    return msgspec.json.encode(value).decode()
-
-
-def _event(row: tuple[Any, ...]) -> RecordedEvent:
-    stream, version, position, type_, data, metadata, recorded_at = row
-    return RecordedEvent(
-        stream=stream,
-        version=version,
-        position=position,
-        type=type_,
-        data=data,
-        metadata=msgspec.json.decode(metadata),
-        recorded_at=recorded_at,
-    )

@@ -10,9 +10,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-import msgspec
-
-from dataflow.events.journal import ConcurrencyError, EventData, Journal, RecordedEvent, Snapshot
+from dataflow.events.journal import (
+    ConcurrencyError,
+    EventData,
+    Journal,
+    RecordedEvent,
+    Snapshot,
+    event_from_row,
+    metadata_json,
+)
 
 T = TypeVar("T")
 
@@ -70,7 +76,7 @@ class SqliteJournal(Journal):
             " WHERE stream = ? AND version BETWEEN ? AND ? ORDER BY version",
             (stream, from_version, _MAX_VERSION if to_version is None else to_version),
         )
-        return [_event(row) for row in rows]
+        return [event_from_row(row) for row in rows]
 
     async def read_all(self, from_position: int = 1, limit: int = 1000) -> list[RecordedEvent]:
         if limit <= 0:  # SQLite reads LIMIT -1 as "no limit"
@@ -80,7 +86,7 @@ class SqliteJournal(Journal):
             f"SELECT {_EVENT_COLUMNS} FROM events WHERE position >= ? ORDER BY position LIMIT ?",
             (from_position, limit),
         )
-        return [_event(row) for row in rows]
+        return [event_from_row(row) for row in rows]
 
     async def stream_version(self, stream: str) -> int:
         rows = await self._call(
@@ -170,7 +176,7 @@ class SqliteJournal(Journal):
                 "INSERT INTO events (position, stream, version, type, data, metadata, recorded_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (head + i, stream, expected + i, e.type, e.data, _json(e.metadata), now)
+                    (head + i, stream, expected + i, e.type, e.data, metadata_json(e.metadata), now)
                     for i, e in enumerate(events, start=1)
                 ],
             )
@@ -194,20 +200,3 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
             if "locked" not in str(error) or time.monotonic() > deadline:
                 raise
             time.sleep(0.01)
-
-
-def _json(value: dict[str, Any]) -> str:
-    return msgspec.json.encode(value).decode()
-
-
-def _event(row: tuple[Any, ...]) -> RecordedEvent:
-    stream, version, position, type_, data, metadata, recorded_at = row
-    return RecordedEvent(
-        stream=stream,
-        version=version,
-        position=position,
-        type=type_,
-        data=data,
-        metadata=msgspec.json.decode(metadata),
-        recorded_at=recorded_at,
-    )
