@@ -17,11 +17,21 @@ def counting_flow(out_dir) -> dict:
         "id": "counter",
         "name": "Counter",
         "nodes": [
-            {"id": "gen", "type": "generate", "config": {
-                "count": 0, "rate": 4000, "batch_size": 200,
-                "columns": [{"kind": "sequence", "name": "n"}]}},
-            {"id": "out", "type": "write_file", "config": {
-                "directory": str(out_dir), "format": "jsonl", "roll_rows": 2000}},
+            {
+                "id": "gen",
+                "type": "generate",
+                "config": {
+                    "count": 0,
+                    "rate": 4000,
+                    "batch_size": 200,
+                    "columns": [{"kind": "sequence", "name": "n"}],
+                },
+            },
+            {
+                "id": "out",
+                "type": "write_file",
+                "config": {"directory": str(out_dir), "format": "jsonl", "roll_rows": 2000},
+            },
         ],
         "edges": [{"id": "e1", "source": "gen", "target": "out"}],
     }
@@ -42,8 +52,11 @@ def wait_until(predicate, timeout=20):
 
 
 def written_numbers(out_dir) -> list[int]:
-    return sorted(json.loads(line)["n"] for f in out_dir.glob("*.jsonl")
-                  for line in f.read_text().splitlines())
+    return sorted(
+        json.loads(line)["n"]
+        for f in out_dir.glob("*.jsonl")
+        for line in f.read_text().splitlines()
+    )
 
 
 @pytest.fixture

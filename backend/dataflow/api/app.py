@@ -18,6 +18,7 @@ from dataflow.api.catalog import CatalogController
 from dataflow.api.errors import EXCEPTION_HANDLERS, domain_exception_handlers
 from dataflow.api.flows import FlowController
 from dataflow.api.runs import RunController, flow_websocket, prometheus_metrics
+from dataflow.api.secrets import SecretController
 from dataflow.api.services import Services, provide_services
 from dataflow.api.static import find_static_dir, static_handler
 from dataflow.events.flows import FlowStore
@@ -26,6 +27,7 @@ from dataflow.events.projections import FlowListProjection
 from dataflow.graph import validate_document
 from dataflow.processor import Registry, default_registry
 from dataflow.runtime.runs import RunManager
+from dataflow.secrets import SecretStore
 from dataflow.settings import Settings
 
 log = logging.getLogger("dataflow")
@@ -83,8 +85,9 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
         journal = open_journal(settings.resolved_journal_url)
         flows = FlowStore(journal, snapshot_every=settings.snapshot_every)
         flow_list = FlowListProjection(journal)
-        runs = RunManager(journal, flows, registry, settings)
-        services = Services(settings, registry, journal, flows, flow_list, runs)
+        secrets = SecretStore.open(settings.data_path)
+        runs = RunManager(journal, flows, registry, settings, secrets)
+        services = Services(settings, registry, journal, flows, flow_list, runs, secrets)
         app.state.services = services
         if settings.flowfiles_dir:
             count = await load_example_flows(services, Path(settings.flowfiles_dir))
@@ -103,6 +106,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
             CatalogController,
             FlowController,
             RunController,
+            SecretController,
             flow_websocket,
             health,
             prometheus_metrics,

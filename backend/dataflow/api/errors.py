@@ -123,6 +123,7 @@ JSON = MediaType.JSON
 
 def domain_exception_handlers() -> dict[Any, Any]:
     """Domain exceptions (which know nothing of HTTP) mapped to statuses."""
+    from dataflow import secrets
     from dataflow.events import diff, flows
     from dataflow.runtime import runs
 
@@ -156,5 +157,7 @@ def domain_exception_handlers() -> dict[Any, Any]:
             ],
         ),
         runs.InvalidTransition: handler(409, state=lambda e: e.state),
+        secrets.SecretNotFound: handler(404),
+        secrets.SecretError: handler(400),
         runs.FlowNotRunnable: handler(422, errors=lambda e: list(e.issues)),
     }

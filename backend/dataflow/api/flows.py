@@ -61,9 +61,13 @@ def envelope(state: FlowState) -> FlowEnvelope:
 def decode_document(services: Services, data: Any, *, strict: bool) -> Flow:
     """A flow from a request body; structural errors always reject, graph errors only when
     `strict` (imports), since a design saved from the canvas may be unfinished."""
-    flow, report = validate_document(data, services.registry)
+    flow, report = validate_document(data, services.registry, services.secrets)
     if flow is None:
         raise invalid(report.errors)
+    # The journal keeps every event forever: a clear password must never reach it.
+    in_clear = [i for i in report.errors if i.code == "secret_in_clear"]
+    if in_clear:
+        raise invalid(in_clear, "the flow holds secret values in clear")
     if strict and not report.valid:
         raise invalid(report.errors, "the flow does not validate")
     return flow
@@ -113,7 +117,7 @@ class FlowController(Controller):
     @post("/validate")
     async def validate(self, services: Services, data: FlowBody) -> ValidationReport:
         """Validate any document; nothing is stored."""
-        _, report = validate_document(data, services.registry)
+        _, report = validate_document(data, services.registry, services.secrets)
         return report
 
     @get("/{flow_id:str}")
@@ -195,4 +199,4 @@ class FlowController(Controller):
     @get("/{flow_id:str}/validation")
     async def validation(self, services: Services, flow_id: str) -> ValidationReport:
         state = await services.flows.get(flow_id)
-        return validate_flow(state.flow, services.registry)
+        return validate_flow(state.flow, services.registry, services.secrets)

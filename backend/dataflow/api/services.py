@@ -11,6 +11,7 @@ from dataflow.events.journal import Journal
 from dataflow.events.projections import FlowListProjection
 from dataflow.processor import Registry
 from dataflow.runtime.runs import RunManager
+from dataflow.secrets import SecretStore
 from dataflow.settings import Settings
 
 
@@ -22,6 +23,7 @@ class Services:
     flows: FlowStore
     flow_list: FlowListProjection
     runs: RunManager
+    secrets: SecretStore
 
 
 def provide_services(state: State) -> Services:

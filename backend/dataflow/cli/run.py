@@ -8,6 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
+import msgspec
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
@@ -18,6 +19,7 @@ from dataflow.processor import default_registry
 from dataflow.runtime.engine import FlowRun, RunContext
 from dataflow.runtime.metrics import FlowMetrics
 from dataflow.runtime.state import FINAL_STATES
+from dataflow.secrets import EnvSecrets, resolve_config
 
 
 def _human(n: float) -> str:
@@ -110,9 +112,13 @@ def run_file(path: Path, *, data_dir: Path, allow_python: bool = False, quiet: b
     except OSError as exc:
         print(f"{path}: {exc.strerror}", file=sys.stderr)
         return 1
-    flow, report = validate_document(data, default_registry())
+    secrets = EnvSecrets()  # no server here: values come from DATAFLOW_SECRET_<NAME>
+    flow, report = validate_document(data, default_registry(), secrets)
     for issue in report.errors:
         print(f"{path}: error: {issue.path}: {issue.message} [{issue.code}]", file=sys.stderr)
     if flow is None or not report.valid:
         return 1
+    flow.nodes = [
+        msgspec.structs.replace(n, config=resolve_config(n.config, secrets)) for n in flow.nodes
+    ]
     return asyncio.run(_run(flow, data_dir, allow_python, quiet))

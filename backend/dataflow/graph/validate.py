@@ -12,6 +12,7 @@ import pyarrow as pa
 from dataflow.graph.issues import Column, Issue, ValidationReport, msgspec_issue
 from dataflow.model import Edge, Flow, Node
 from dataflow.processor import Processor, ProcessorConfig, Registry, SchemaError, Source
+from dataflow.secrets import Secrets, find_refs, secret_fields, substitute
 
 
 class _LooseFlow(msgspec.Struct, kw_only=True):
@@ -25,7 +26,9 @@ class _LooseFlow(msgspec.Struct, kw_only=True):
     edges: list[Any] = msgspec.field(default_factory=list)
 
 
-def validate_document(doc: Any, registry: Registry) -> tuple[Flow | None, ValidationReport]:
+def validate_document(
+    doc: Any, registry: Registry, secrets: Secrets | None = None
+) -> tuple[Flow | None, ValidationReport]:
     """Validate raw JSON (bytes or decoded): structural errors of every node and edge, then
     the graph rules. Returns the decoded flow when the structure is valid."""
     if isinstance(doc, bytes | str):
@@ -60,7 +63,7 @@ def validate_document(doc: Any, registry: Registry) -> tuple[Flow | None, Valida
     if errors or flow is None:
         return None, _report(errors, [])
     flow.nodes, flow.edges = nodes, edges
-    return flow, validate_flow(flow, registry)
+    return flow, validate_flow(flow, registry, secrets)
 
 
 def _raw_id(raw: Any, key: str) -> dict[str, str]:
@@ -68,14 +71,18 @@ def _raw_id(raw: Any, key: str) -> dict[str, str]:
     return {key: value} if isinstance(value, str) else {}
 
 
-def validate_flow(flow: Flow, registry: Registry) -> ValidationReport:
-    return _Validator(flow, registry).run()
+def validate_flow(
+    flow: Flow, registry: Registry, secrets: Secrets | None = None
+) -> ValidationReport:
+    """Every problem of the flow; with `secrets`, references to unknown secrets too."""
+    return _Validator(flow, registry, secrets).run()
 
 
 class _Validator:
-    def __init__(self, flow: Flow, registry: Registry):
+    def __init__(self, flow: Flow, registry: Registry, secrets: Secrets | None):
         self.flow = flow
         self.registry = registry
+        self.secrets = secrets
         self.errors: list[Issue] = []
         self.warnings: list[Issue] = []
         self.node_index = {n.id: i for i, n in enumerate(flow.nodes)}
@@ -126,12 +133,36 @@ class _Validator:
                 )
                 continue
             self.classes[node.id] = cls
+            config = self.check_secrets(i, node)
             try:
-                self.configs[node.id] = cls.parse_config(node.config)
+                self.configs[node.id] = cls.parse_config(config)
             except msgspec.ValidationError as exc:
                 issue = msgspec_issue(exc, f"nodes[{i}].config", node_id=node.id)
                 issue.message = f"{node.type} in node {node.id!r}: {issue.message}"
                 self.errors.append(issue)
+
+    def check_secrets(self, i: int, node: Node) -> dict[str, Any]:
+        """Secret fields must hold references; returns the config with references replaced
+        by a placeholder, so that it decodes like the real values will."""
+        for field in sorted(secret_fields(self.registry, node.type)):
+            value = node.config.get(field)
+            if isinstance(value, str) and value:
+                self.error(
+                    f"nodes[{i}].config.{field}",
+                    "secret_in_clear",
+                    f"node {node.id!r}: {field} must not be stored in the flow; refer to a "
+                    f'named secret instead: {{"secret": "NAME"}}',
+                    node_id=node.id,
+                )
+        for path, name in find_refs(node.config):
+            if self.secrets is not None and name not in self.secrets:
+                self.error(
+                    f"nodes[{i}].config.{path}",
+                    "unknown_secret",
+                    f"node {node.id!r}: no secret named {name!r}",
+                    node_id=node.id,
+                )
+        return substitute(node.config, lambda _: "********")
 
     def ports(self, node_id: str, direction: str) -> tuple[str, ...] | None:
         cls, config = self.classes.get(node_id), self.configs.get(node_id)

@@ -16,6 +16,7 @@ from dataflow.model import Flow, new_id
 from dataflow.processor.base import Context, Processor, Source
 from dataflow.processor.registry import Registry
 from dataflow.runtime.checkpoints import CheckpointTracker
+from dataflow.runtime.memory import use_pipeline_memory_pool
 from dataflow.runtime.metrics import FlowMetrics, edge_metrics
 from dataflow.runtime.nodes import EdgeRuntime, NodeFailed, NodeRunner, describe
 from dataflow.runtime.sample import SampleResult
@@ -235,6 +236,7 @@ class FlowRun:
         if self._started_at is not None or self._done.is_set():
             raise RuntimeError(f"run {self.run_id} was already started (state {self._state})")
         self._started_at = time.monotonic()
+        use_pipeline_memory_pool()
         runners = list(self._runners.values())
         step = "restore"
         try:

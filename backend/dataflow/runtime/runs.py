@@ -39,6 +39,7 @@ from dataflow.model import Flow, new_id
 from dataflow.processor import Registry
 from dataflow.runtime.engine import FlowRun, RunContext
 from dataflow.runtime.state import FINAL_STATES
+from dataflow.secrets import Secrets, find_refs, resolve_config
 from dataflow.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,15 @@ class _Run:
 
 
 class RunManager:
-    def __init__(self, journal: Journal, flows: FlowStore, registry: Registry, settings: Settings):
+    def __init__(
+        self,
+        journal: Journal,
+        flows: FlowStore,
+        registry: Registry,
+        settings: Settings,
+        secrets: Secrets | None = None,
+    ):
+        self.secrets = secrets
         self.journal = journal
         self.flows = flows
         self.registry = registry
@@ -169,7 +178,7 @@ class RunManager:
             if self.is_active(flow_id):
                 raise InvalidTransition("start", self.state_of(flow_id), flow_id)
             state = await self.flows.get(flow_id)
-            report = validate_flow(state.flow, self.registry)
+            report = validate_flow(state.flow, self.registry, self.secrets)
             if not report.valid:
                 raise FlowNotRunnable(flow_id, report.errors)
             run_id = new_id("run-")
@@ -199,12 +208,14 @@ class RunManager:
         )
         run.finished = asyncio.Event()
         try:
-            engine = FlowRun(flow, self.registry, context=context, offsets=offsets)
+            engine = FlowRun(
+                self._with_secrets(flow), self.registry, context=context, offsets=offsets
+            )
             run.engine = engine
             await engine.start()
         except Exception as exc:
             node_id = getattr(exc, "node_id", None)
-            await self._record(run, started, RunFailed(error=str(exc), node_id=node_id))
+            await self._record(run, started, RunFailed(error=self._mask(str(exc)), node_id=node_id))
             run.finished.set()
             return
         await self._record(run, started)
@@ -217,6 +228,20 @@ class RunManager:
             asyncio.create_task(self._checkpoint_loop(run), name=f"ckpt-{run.status.run_id}"),
         ]
 
+    def _with_secrets(self, flow: Flow) -> Flow:
+        """The flow with secret references replaced by their values, for the engine only."""
+        if self.secrets is None or not any(find_refs(n.config) for n in flow.nodes):
+            return flow
+        nodes = [
+            msgspec.structs.replace(n, config=resolve_config(n.config, self.secrets))
+            for n in flow.nodes
+        ]
+        return msgspec.structs.replace(flow, nodes=nodes)
+
+    def _mask(self, text: str) -> str:
+        mask = getattr(self.secrets, "mask", None)
+        return mask(text) if mask else text
+
     async def _watch(self, run: _Run) -> None:
         """Turn the engine's end into the run's terminal event."""
         assert run.engine is not None
@@ -228,7 +253,7 @@ class RunManager:
             elif outcome.state == "completed":
                 await self._record(run, RunCompleted())
             elif outcome.state == "failed":
-                message = outcome.error or "failed"
+                message = self._mask(outcome.error or "failed")
                 self._publish(
                     run.status.flow_id,
                     {"type": "error", "node_id": outcome.error_node, "message": message},

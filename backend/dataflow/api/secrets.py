@@ -1,0 +1,40 @@
+"""Named secrets: values go in, never come out."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, Response, delete, get, put
+
+from dataflow.api.services import Services
+from dataflow.secrets import NAME_PATTERN, SecretInfo
+
+
+class SecretValue(msgspec.Struct, forbid_unknown_fields=True):
+    value: Annotated[str, msgspec.Meta(min_length=1, max_length=65536)]
+
+
+class SecretController(Controller):
+    path = "/api/v1/secrets"
+    tags = ["secrets"]
+
+    @get("/")
+    async def list_secrets(self, services: Services) -> list[SecretInfo]:
+        """Names and times only: values are write-only."""
+        return services.secrets.names()
+
+    @put("/{name:str}")
+    async def put_secret(
+        self,
+        services: Services,
+        name: Annotated[str, msgspec.Meta(pattern=NAME_PATTERN)],
+        data: SecretValue,
+    ) -> Response[None]:
+        """Create or replace a secret; flows refer to it as {"secret": "NAME"}."""
+        created = services.secrets.put(name, data.value)
+        return Response(None, status_code=201 if created else 204)
+
+    @delete("/{name:str}")
+    async def delete_secret(self, services: Services, name: str) -> None:
+        services.secrets.delete(name)
