@@ -139,6 +139,15 @@ class Transform(Processor[C]):
         """End of stream: emit whatever the transform still holds (windows, buffers)."""
         return {}
 
+    # -- state (stateful transforms: windows, dedupe keys, join buffers) -----------
+    def snapshot_state(self) -> bytes | None:
+        """The transform's state at a checkpoint barrier (None: stateless). Called between
+        batches, never during one; the engine stores the bytes with the checkpoint."""
+        return None
+
+    def restore_state(self, data: bytes) -> None:
+        """Restore what `snapshot_state` returned, before the first batch of a restarted run."""
+
     def output_schema(self, inputs: Mapping[str, pa.Schema]) -> Mapping[str, pa.Schema] | None:
         # Default: every output port carries the (single) input schema unchanged.
         if len(inputs) != 1:
