@@ -1,0 +1,53 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { api, ApiError, errorFromResponse, toApiError } from "./client";
+
+afterEach(() => vi.unstubAllGlobals());
+
+const jsonResponse = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
+
+describe("api client", () => {
+  it("turns the error shape into a typed ApiError with every error", async () => {
+    const e = await errorFromResponse(
+      jsonResponse(422, { status: 422, title: "Invalid flow", detail: "2 problems", errors: [{ path: "$.nodes[0].id", code: "missing", message: "required" }] }),
+      "PUT x",
+    );
+    expect(e).toBeInstanceOf(ApiError);
+    expect([e.status, e.title, e.detail]).toEqual([422, "Invalid flow", "2 problems"]);
+    expect(e.errors).toEqual([{ path: "$.nodes[0].id", code: "missing", message: "required", node_id: undefined, edge_id: undefined }]);
+  });
+
+  it("keeps the 409 conflict body", async () => {
+    const body = { status: 409, title: "Conflict", detail: "stale", errors: [], current_version: 7, conflicts: [{ path: "nodes.a.config", kind: "config_changed", base: 1, current: 2, saved: 3 }] };
+    vi.stubGlobal("fetch", vi.fn(async () => jsonResponse(409, body)));
+    const err = await api.saveFlow("f", { id: "f", name: "n", description: "", format_version: 1, nodes: [], edges: [] }, 5).catch((x: unknown) => x);
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).conflict?.current_version).toBe(7);
+    expect((err as ApiError).conflict?.conflicts).toHaveLength(1);
+  });
+
+  it("sends the expected version with the document", async () => {
+    const fetchMock = vi.fn(async (_url: string, _init: RequestInit) => jsonResponse(200, { flow: {}, version: 2, merged: false, changed: true }));
+    vi.stubGlobal("fetch", fetchMock);
+    await api.saveFlow("a b", { id: "a b", name: "n", description: "", format_version: 1, nodes: [], edges: [] }, 1);
+    const [url, init] = fetchMock.mock.calls[0]!;
+    expect(url).toBe("/api/v1/flows/a%20b");
+    expect(init.method).toBe("PUT");
+    expect(JSON.parse(String(init.body))).toMatchObject({ expected_version: 1, flow: { id: "a b" } });
+  });
+
+  it("reports non-JSON failures and network errors without losing them", async () => {
+    const e = await errorFromResponse(new Response("upstream exploded", { status: 502, statusText: "Bad Gateway" }), "GET x");
+    expect([e.status, e.title, e.detail]).toEqual([502, "Bad Gateway", "upstream exploded"]);
+    vi.stubGlobal("fetch", vi.fn(async () => Promise.reject(new TypeError("fetch failed"))));
+    const n = await api.listFlows().catch((x: unknown) => x);
+    expect(n).toMatchObject({ status: 0, title: "Server unreachable" });
+    expect(toApiError("boom").detail).toBe("boom");
+  });
+
+  it("builds sample queries with where and limit", async () => {
+    const fetchMock = vi.fn(async (_url: string) => jsonResponse(200, { columns: [], rows: [] }));
+    vi.stubGlobal("fetch", fetchMock);
+    await api.sample("f", "e-1", "amount > 1", 100);
+    expect(fetchMock.mock.calls[0]![0]).toBe("/api/v1/flows/f/edges/e-1/sample?limit=100&where=amount+%3E+1");
+  });
+});

@@ -1,0 +1,191 @@
+/** The one HTTP client: every call to the backend goes through `request`, and fails with ApiError. */
+
+import type {
+  ConflictBody,
+  ErrorBody,
+  ErrorDetail,
+  Flow,
+  FlowDiff,
+  FlowEnvelope,
+  FlowEvent,
+  FlowMetrics,
+  FlowSummary,
+  ProcessorInfo,
+  RunInfo,
+  SampleResult,
+  SaveFlowResponse,
+  ValidationResult,
+  VersionInfo,
+} from "./types";
+
+export const API_BASE = "/api/v1";
+
+/** A failed call, carrying the server's error body (`title`, `detail`, `errors[]`). */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly title: string;
+  readonly detail: string;
+  readonly errors: ErrorDetail[];
+  /** The whole decoded body (409 conflicts carry `current_version` and `conflicts`). */
+  readonly body: unknown;
+
+  constructor(status: number, title: string, detail: string, errors: ErrorDetail[] = [], body: unknown = null) {
+    super(detail ? `${title}: ${detail}` : title);
+    this.name = "ApiError";
+    this.status = status;
+    this.title = title;
+    this.detail = detail;
+    this.errors = errors;
+    this.body = body;
+  }
+
+  get isConflict(): boolean {
+    return this.status === 409;
+  }
+
+  /** The 409 body of a stale save, if this is one. */
+  get conflict(): ConflictBody | null {
+    const b = this.body as Partial<ConflictBody> | null;
+    return this.status === 409 && b && typeof b.current_version === "number" ? (b as ConflictBody) : null;
+  }
+}
+
+function isErrorBody(x: unknown): x is Partial<ErrorBody> {
+  return typeof x === "object" && x !== null && ("title" in x || "detail" in x || "errors" in x);
+}
+
+/** Turn any non-2xx response into an ApiError, whatever the body looks like. */
+export async function errorFromResponse(res: Response, what: string): Promise<ApiError> {
+  const text = await res.text().catch(() => "");
+  let body: unknown = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = null;
+  }
+  if (isErrorBody(body)) {
+    const errors = Array.isArray(body.errors) ? body.errors : [];
+    return new ApiError(
+      res.status,
+      body.title || res.statusText || `HTTP ${res.status}`,
+      body.detail ?? "",
+      errors.map((e) => ({ path: e.path ?? "", code: e.code ?? "", message: e.message ?? String(e), node_id: e.node_id, edge_id: e.edge_id })),
+      body,
+    );
+  }
+  const detail = text && text.length < 500 ? text : `${what} failed`;
+  return new ApiError(res.status, res.statusText || `HTTP ${res.status}`, detail, [], body);
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  /** Sent as is (already-serialised JSON text, e.g. an imported file). */
+  rawBody?: string;
+  query?: Record<string, string | number | boolean | undefined | null>;
+  signal?: AbortSignal;
+}
+
+function buildUrl(path: string, query?: RequestOptions["query"]): string {
+  let url = path.startsWith("/") ? path : `${API_BASE}/${path}`;
+  if (query) {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null && v !== "") params.set(k, String(v));
+    const qs = params.toString();
+    if (qs) url += `?${qs}`;
+  }
+  return url;
+}
+
+export async function rawRequest(method: string, path: string, opts: RequestOptions = {}): Promise<Response> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  let body: string | undefined;
+  if (opts.rawBody !== undefined) {
+    body = opts.rawBody;
+    headers["Content-Type"] = "application/json";
+  } else if (opts.body !== undefined) {
+    body = JSON.stringify(opts.body);
+    headers["Content-Type"] = "application/json";
+  }
+  const url = buildUrl(path, opts.query);
+  let res: Response;
+  try {
+    res = await fetch(url, { method, headers, body, signal: opts.signal });
+  } catch (e) {
+    if (e instanceof DOMException && e.name === "AbortError") throw e;
+    throw new ApiError(0, "Server unreachable", `${method} ${url}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (!res.ok) throw await errorFromResponse(res, `${method} ${url}`);
+  return res;
+}
+
+export async function request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+  const res = await rawRequest(method, path, opts);
+  if (res.status === 204) return undefined as T;
+  const text = await res.text();
+  if (!text) return undefined as T;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new ApiError(res.status, "Bad response", `${method} ${path}: the server did not answer JSON`);
+  }
+}
+
+const enc = encodeURIComponent;
+const flowPath = (id: string) => `${API_BASE}/flows/${enc(id)}`;
+
+export type RunAction = "start" | "pause" | "resume" | "stop";
+
+export const api = {
+  listProcessors: (signal?: AbortSignal) => request<ProcessorInfo[]>("GET", `${API_BASE}/processors`, { signal }),
+
+  listFlows: (signal?: AbortSignal) => request<FlowSummary[]>("GET", `${API_BASE}/flows`, { signal }),
+  createFlow: (flow: Flow) => request<FlowEnvelope>("POST", `${API_BASE}/flows`, { body: flow }),
+  getFlow: (id: string, signal?: AbortSignal) => request<FlowEnvelope>("GET", flowPath(id), { signal }),
+  saveFlow: (id: string, flow: Flow, expectedVersion: number) =>
+    request<SaveFlowResponse>("PUT", flowPath(id), { body: { flow, expected_version: expectedVersion } }),
+  deleteFlow: (id: string) => request<void>("DELETE", flowPath(id)),
+
+  listVersions: (id: string, signal?: AbortSignal) => request<VersionInfo[]>("GET", `${flowPath(id)}/versions`, { signal }),
+  getVersion: (id: string, n: number) => request<FlowEnvelope>("GET", `${flowPath(id)}/versions/${n}`),
+  diff: (id: string, from: number, to: number, signal?: AbortSignal) =>
+    request<FlowDiff>("GET", `${flowPath(id)}/diff`, { query: { from, to }, signal }),
+  revert: (id: string, version: number) => request<FlowEnvelope>("POST", `${flowPath(id)}/revert`, { body: { version } }),
+
+  events: (id: string, signal?: AbortSignal) => request<FlowEvent[]>("GET", `${flowPath(id)}/events`, { signal }),
+
+  /** The export file as the server writes it (text, so it downloads byte for byte). */
+  exportFlow: async (id: string): Promise<{ text: string; filename: string }> => {
+    const res = await rawRequest("GET", `${flowPath(id)}/export`);
+    const text = await res.text();
+    const cd = res.headers.get("Content-Disposition") ?? "";
+    const m = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(cd);
+    return { text, filename: m?.[1] ? decodeURIComponent(m[1]) : `${id}.json` };
+  },
+  importFlow: (fileText: string) => request<FlowEnvelope>("POST", `${API_BASE}/flows/import`, { rawBody: fileText }),
+
+  validate: (flow: Flow, signal?: AbortSignal) =>
+    request<ValidationResult>("POST", `${API_BASE}/flows/validate`, { body: flow, signal }),
+
+  run: (id: string, signal?: AbortSignal) => request<RunInfo>("GET", `${flowPath(id)}/run`, { signal }),
+  runAction: (id: string, action: RunAction, force = false) =>
+    request<RunInfo>("POST", `${flowPath(id)}/${action}`, { query: force ? { force: true } : undefined }),
+  metrics: (id: string, signal?: AbortSignal) => request<FlowMetrics>("GET", `${flowPath(id)}/metrics`, { signal }),
+  sample: (id: string, edgeId: string, where: string, limit = 100, signal?: AbortSignal) =>
+    request<SampleResult>("GET", `${flowPath(id)}/edges/${enc(edgeId)}/sample`, { query: { limit, where }, signal }),
+};
+
+export function socketUrl(flowId: string): string {
+  const proto = window.location.protocol === "https:" ? "wss:" : "ws:";
+  return `${proto}//${window.location.host}${API_BASE}/ws/flows/${enc(flowId)}`;
+}
+
+/** Normalise anything thrown into an ApiError so the UI can always show title + detail. */
+export function toApiError(e: unknown, title = "Unexpected error"): ApiError {
+  if (e instanceof ApiError) return e;
+  if (e instanceof Error) return new ApiError(0, title, e.message);
+  return new ApiError(0, title, String(e));
+}
+
+export function isAbort(e: unknown): boolean {
+  return e instanceof DOMException && e.name === "AbortError";
+}

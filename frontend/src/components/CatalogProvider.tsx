@@ -1,0 +1,39 @@
+/** Loads the processor catalog once; a failure is shown and can be retried. */
+
+import { useCallback, useEffect, useMemo, useState, type ReactNode } from "react";
+import { api, isAbort, toApiError } from "../api/client";
+import type { ProcessorInfo } from "../api/types";
+import { CatalogContext, type CatalogState } from "../state/catalog";
+import { showError } from "../state/toasts";
+
+export function CatalogProvider({ children }: { children: ReactNode }) {
+  const [list, setList] = useState<ProcessorInfo[]>([]);
+  const [loading, setLoading] = useState(true);
+  const [error, setError] = useState<string | null>(null);
+  const [attempt, setAttempt] = useState(0);
+
+  useEffect(() => {
+    const ac = new AbortController();
+    setLoading(true);
+    api
+      .listProcessors(ac.signal)
+      .then((l) => {
+        setList(l);
+        setError(null);
+      })
+      .catch((e: unknown) => {
+        if (isAbort(e)) return;
+        const err = toApiError(e);
+        setError(`${err.title}${err.detail ? `: ${err.detail}` : ""}`);
+        showError(err, "Loading the processor catalog");
+      })
+      .finally(() => {
+        if (!ac.signal.aborted) setLoading(false);
+      });
+    return () => ac.abort();
+  }, [attempt]);
+
+  const reload = useCallback(() => setAttempt((a) => a + 1), []);
+  const value = useMemo<CatalogState>(() => ({ list, byType: new Map(list.map((p) => [p.type, p])), loading, error, reload }), [list, loading, error, reload]);
+  return <CatalogContext.Provider value={value}>{children}</CatalogContext.Provider>;
+}

@@ -1,0 +1,32 @@
+/** A select over the enum's values; the empty choice means "use the default". */
+
+import type { EnumField } from "../model/schemaForm";
+import { domId, useFormState } from "./formContext";
+
+export function EnumSelect({ field, value }: { field: EnumField; value: unknown }) {
+  const { idPrefix, onChange, issues } = useFormState();
+  const index = field.options.findIndex((o) => JSON.stringify(o.value) === JSON.stringify(value));
+  const invalid = !!issues?.some((i) => i.field === field.path && i.severity !== "warning");
+  const emptyLabel = field.default !== undefined && field.default !== null ? `default (${String(field.default)})` : field.required ? "— choose —" : "— not set —";
+  return (
+    <select
+      id={domId(idPrefix, field.path)}
+      className="input select"
+      data-testid={`field-${field.path}`}
+      value={index >= 0 ? String(index) : ""}
+      aria-invalid={invalid || undefined}
+      onChange={(e) => {
+        const v = e.target.value;
+        onChange(field.path, v === "" ? undefined : field.options[Number(v)]?.value);
+      }}
+    >
+      <option value="">{emptyLabel}</option>
+      {field.options.map((o, i) => (
+        <option key={i} value={String(i)}>
+          {o.label}
+        </option>
+      ))}
+      {index < 0 && value !== undefined && value !== null ? <option value="" disabled>{`invalid: ${JSON.stringify(value)}`}</option> : null}
+    </select>
+  );
+}

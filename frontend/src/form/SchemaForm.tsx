@@ -1,0 +1,44 @@
+/** The property form of a node, generated from its processor's config JSON Schema and ui-schema. */
+
+import { useMemo } from "react";
+import type { JsonObject, JsonSchema, JsonValue, UiSchema } from "../api/types";
+import type { LocatedIssue } from "../model/errorPaths";
+import { buildConfigForm, setIn, type FormContext } from "../model/schemaForm";
+import { FieldList } from "./FieldList";
+import { FormStateContext, type FormState } from "./formContext";
+
+export interface SchemaFormProps {
+  schema: JsonSchema;
+  uiSchema: UiSchema;
+  value: JsonObject;
+  issues: readonly LocatedIssue[] | undefined;
+  idPrefix: string;
+  /** The new config, and the path the user edited (for undo grouping). */
+  onChange: (config: JsonObject, path: string) => void;
+}
+
+export function SchemaForm({ schema, uiSchema, value, issues, idPrefix, onChange }: SchemaFormProps) {
+  const fields = useMemo(() => buildConfigForm(schema, uiSchema), [schema, uiSchema]);
+  const ctx = useMemo<FormContext>(() => ({ root: schema, ui: uiSchema }), [schema, uiSchema]);
+  const state = useMemo<FormState>(
+    () => ({
+      schema: ctx,
+      issues,
+      idPrefix,
+      value,
+      onChange: (path: string, v: JsonValue | undefined) => {
+        const next = setIn(value, path, v);
+        onChange((next && typeof next === "object" && !Array.isArray(next) ? next : {}) as JsonObject, path);
+      },
+    }),
+    [ctx, issues, idPrefix, value, onChange],
+  );
+  if (fields.length === 0) return <div className="muted small">This processor has no settings.</div>;
+  return (
+    <FormStateContext.Provider value={state}>
+      <div className="schema-form">
+        <FieldList fields={fields} scope="config" />
+      </div>
+    </FormStateContext.Provider>
+  );
+}
