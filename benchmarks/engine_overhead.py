@@ -2,13 +2,14 @@
 
 Compared with a plain script doing the same calls (the transform and the sink each in a
 worker thread, as the engine runs them) without queues, metrics or samples.
-Run: .venv/bin/python benchmarks/engine_overhead.py [--batches N] [--capacity N]
+Run: .venv/bin/python benchmarks/engine_overhead.py [--batches N] [--capacity N] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import time
 
 import pyarrow as pa
@@ -95,10 +96,20 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=20_000)
     parser.add_argument("--capacity", type=int, default=64, help="max_batches of every edge")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--json", action="store_true", help="one JSON line (file_flow.py reads it)")
     args = parser.parse_args()
     rates = [asyncio.run(measure(args.batches, args.capacity)) for _ in range(args.rounds)]
     best = max(rates)
     plain = max(asyncio.run(baseline(args.batches)) for _ in range(args.rounds))
+    if args.json:
+        figures = {
+            "batches": args.batches,
+            "batches_per_s": best,
+            "us_per_batch": 1e6 / best,
+            "plain_batches_per_s": plain,
+        }
+        print(json.dumps(figures))
+        return
     print(
         f"engine overhead: {args.batches} one-row batches, 3 nodes, queue capacity {args.capacity}"
     )

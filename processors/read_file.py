@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import glob
+import itertools
 import os
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Annotated, Any, Literal
@@ -32,6 +33,8 @@ ColumnType = Literal[
 FAILURE_SCHEMA = pa.schema(
     [("file", pa.string()), ("line", pa.int64()), ("raw", pa.string()), ("error", pa.string())]
 )
+#: Block size of Arrow's streaming CSV reader, which reads 32 blocks ahead: 32 MiB at most.
+STREAM_BLOCK_BYTES = 1 << 20
 SAMPLE_BYTES = 1 << 20  # types are inferred from each file's first MiB, as Arrow's reader does
 Pieces = Iterator[tuple[list[pa.Table], list[_text.BadRecord]]]
 
@@ -43,6 +46,14 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
         for f in schema
     ]
     return pa.table(columns, schema=schema)
+
+
+def _even_batches(table: pa.Table, most: int) -> list[pa.RecordBatch]:
+    """The table cut into batches of at most `most` rows, of even sizes: a block of 1.2x
+    `most` rows gives two of 0.6x rather than a full one and a sliver that costs
+    downstream nodes a whole per-batch call for a few rows."""
+    pieces = -(-table.num_rows // most)
+    return table.to_batches(max_chunksize=-(-table.num_rows // pieces)) if pieces else []
 
 
 class ReadFileConfig(ProcessorConfig, kw_only=True):
@@ -215,20 +226,85 @@ class ReadFile(Source[ReadFileConfig]):
         return pa.schema([(k, pa.string() if t == pa.null() else t) for k, t in types.items()])
 
     # -- reading -----------------------------------------------------------------------
+    def plan(self, path: str, head: bytes, schema: pa.Schema) -> tuple[int, pa.Schema, bool]:
+        """Where a text file's records start, the schema to parse them with (the file's own
+        column order, the stream's types) and whether to conform them to the stream's."""
+        header, names = self.header(head)
+        names = names or schema.names
+        if names != schema.names:  # CSV columns are matched by name, not position
+            self.log.info("%s: columns %s, expected %s", path, names, schema.names)
+        if self.config.format != "csv":
+            return header, schema, False
+        types = {f.name: f.type for f in schema}
+        return (
+            header,
+            pa.schema([(n, types.get(n, pa.string())) for n in names]),
+            names != schema.names,
+        )
+
+    def stream_csv(self, path: str, schema: pa.Schema) -> Iterator[pa.Table]:
+        """A CSV file through Arrow's streaming reader: it finds record ends (quoted newlines
+        included) and parses block after block without holding the GIL, so the Python work of
+        the careful path below (block splitting, quote counting) drops out of the hot loop.
+        It has no line numbers: raises pa.ArrowInvalid at the first bad record.
+
+        The reader reads up to 32 blocks ahead in a background thread, however slow the
+        consumer: small blocks keep that memory small, and consecutive ones are joined into
+        tables of up to `batch_size` records (a batch per small block would cost downstream
+        nodes a call each)."""
+        with pa.OSFile(path) as f:
+            head = f.read(SAMPLE_BYTES)
+            header, own, conform = self.plan(path, head, schema)
+            if header and not head[:header].endswith(b"\n"):
+                raise pa.ArrowInvalid("header line longer than the sample: read it block-wise")
+            f.seek(header)
+            block = min(self.config.block_size, STREAM_BLOCK_BYTES)
+            reader = pcsv.open_csv(
+                f,
+                read_options=pcsv.ReadOptions(column_names=own.names, block_size=block),
+                parse_options=self.csv_options,
+                convert_options=pcsv.ConvertOptions(column_types=own),
+            )
+            try:
+                joined: list[pa.RecordBatch] = []
+                rows = 0
+                for batch in itertools.chain(reader, [None]):
+                    if joined and (batch is None or rows + batch.num_rows > self.config.batch_size):
+                        # One contiguous table: downstream gets whole batches, not slivers.
+                        table = pa.Table.from_batches(joined).combine_chunks()
+                        yield _conform(table, schema) if conform else table
+                        joined, rows = [], 0
+                    if batch is not None:
+                        joined.append(batch)
+                        rows += batch.num_rows
+            finally:
+                reader.close()  # before the file: its read-ahead may still be running
+
     def read_text(self, path: str, schema: pa.Schema) -> Pieces:
         """Pieces of a CSV or JSON-lines file, with the stream's schema."""
+        if self.config.format == "csv":
+            produced = 0
+            try:
+                for table in self.stream_csv(path, schema):
+                    produced += table.num_rows
+                    yield [table], []
+                return
+            except pa.ArrowInvalid:
+                # A bad record: read the file again the careful way, which names its line and
+                # applies on_error, passing over the rows the fast path already produced.
+                self.skip += produced
+        yield from self.read_blocks(path, schema)
+
+    def read_blocks(self, path: str, schema: pa.Schema) -> Pieces:
+        """Pieces of a text file parsed a block at a time; a block that does not parse is cut
+        in halves until its bad records are alone, each with its line number."""
         with open(path, "rb") as f:
             parser = conform = None
             for data, line in _text.blocks(f, self.config.block_size, self.quote):
                 if parser is None:
-                    header, names = self.header(data)
-                    names = names or schema.names
-                    if names != schema.names:  # CSV columns are matched by name, not position
-                        self.log.info("%s: columns %s, expected %s", path, names, schema.names)
-                        conform = schema
-                    types = {f.name: f.type for f in schema}
-                    own = pa.schema([(n, types.get(n, pa.string())) for n in names])
-                    parser = self.parser(names, own if self.config.format == "csv" else schema)
+                    header, own, conformed = self.plan(path, data, schema)
+                    conform = schema if conformed else None
+                    parser = self.parser(own.names, own)
                     line += data.count(b"\n", 0, header)
                     data = data[header:]
                 tables, bad = _text.parse(data, line, parser, self.quote)
@@ -262,7 +338,7 @@ class ReadFile(Source[ReadFileConfig]):
             for table in tables:
                 cut = min(self.skip, table.num_rows)
                 self.skip -= cut
-                for batch in table.slice(cut).to_batches(max_chunksize=self.config.batch_size):
+                for batch in _even_batches(table.slice(cut), self.config.batch_size):
                     yield "out", batch
 
     def reject(self, path: str, bad: list[_text.BadRecord]) -> Iterator[tuple[str, pa.RecordBatch]]:

@@ -114,7 +114,7 @@ class FlowController(Controller):
             flow.id = new_id("flow-")
         return envelope(await services.flows.create(flow))
 
-    @post("/validate")
+    @post("/validate", status_code=200)
     async def validate(self, services: Services, data: FlowBody) -> ValidationReport:
         """Validate any document; nothing is stored."""
         _, report = validate_document(data, services.registry, services.secrets)
