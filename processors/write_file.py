@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote, urlsplit
 
 import pyarrow as pa
 import pyarrow.csv as pcsv
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from dataflow.processor import ProcessorConfig, ProcessorSpec, Sink, ui
@@ -24,13 +28,21 @@ class WriteFileConfig(ProcessorConfig, kw_only=True):
     roll limit is reached. A file is written under a hidden name (`.NAME.tmp`) and renamed
     when complete (on roll, at each checkpoint and at the end of the stream), so readers,
     read_file included, never see half a file. Existing files are never overwritten.
+
+    `directory` may also be a URI of an object store: s3://bucket/prefix or gs://bucket/prefix
+    (through pyarrow.fs). There a file is uploaded under its final name, as an object shows
+    only once its upload is complete. S3 credentials come from the s3_* fields, else from the
+    environment as for the AWS CLI (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+    ~/.aws, an instance role); GCS credentials from the environment
+    (GOOGLE_APPLICATION_CREDENTIALS or the machine's service account).
     """
 
     directory: Annotated[
         str,
         ui(
             "Directory",
-            "Relative paths start from the server's working directory; created if missing.",
+            "A local path (relative paths start from the server's working directory; created"
+            " if missing) or the URI of a bucket and prefix, s3://... or gs://...",
             placeholder="out/orders",
             min_length=1,
         ),
@@ -56,8 +68,43 @@ class WriteFileConfig(ProcessorConfig, kw_only=True):
     compression: Annotated[
         Literal["snappy", "zstd", "gzip", "none"], ui("Compression", "Parquet.")
     ] = "snappy"
+    s3_endpoint_override: Annotated[
+        str,
+        ui(
+            "S3 endpoint",
+            "host:port of an S3-compatible store (MinIO, Ceph...); empty = AWS.",
+            advanced=True,
+        ),
+    ] = ""
+    s3_scheme: Annotated[
+        Literal["https", "http"], ui("S3 scheme", "Protocol to the S3 endpoint.", advanced=True)
+    ] = "https"
+    s3_region: Annotated[
+        str, ui("S3 region", "Empty = from the environment (AWS_REGION).", advanced=True)
+    ] = ""
+    s3_access_key: Annotated[
+        str,
+        ui(
+            "S3 access key",
+            "Access key id; empty = credentials from the environment.",
+            advanced=True,
+            secret=True,
+        ),
+    ] = ""
+    s3_secret_key: Annotated[
+        str,
+        ui(
+            "S3 secret key",
+            "Secret access key, with the access key.",
+            widget="password",
+            advanced=True,
+            secret=True,
+        ),
+    ] = ""
 
     def __post_init__(self) -> None:
+        if bool(self.s3_access_key) != bool(self.s3_secret_key):
+            raise ValueError("set both s3_access_key and s3_secret_key, or neither")
         try:
             name = self.file_name.format(**PLACEHOLDERS)
         except (KeyError, IndexError, ValueError) as exc:
@@ -67,12 +114,52 @@ class WriteFileConfig(ProcessorConfig, kw_only=True):
             raise ValueError("file_name: needs {seq}, no '/' and no leading '.'")
 
 
-class _File:
-    """One output file being written under its temporary name."""
+def remote(config: WriteFileConfig) -> tuple[pafs.FileSystem, str] | None:
+    """The filesystem and root path of a URI `directory`; None for a local directory."""
+    uri = urlsplit(config.directory)
+    if "://" not in config.directory or uri.scheme == "file":
+        return None
+    if uri.scheme == "s3":
+        # Built here rather than by FileSystem.from_uri, which asks AWS for the bucket's region
+        # when none is given: a request that fails against another S3-compatible store.
+        fs = pafs.S3FileSystem(
+            access_key=config.s3_access_key or None,
+            secret_key=config.s3_secret_key or None,
+            region=config.s3_region or None,
+            endpoint_override=config.s3_endpoint_override or None,
+            scheme=config.s3_scheme,
+        )
+        return fs, f"{uri.netloc}{unquote(uri.path)}".rstrip("/")
+    fs, path = pafs.FileSystem.from_uri(config.directory)
+    return fs, path.rstrip("/")
 
-    def __init__(self, config: WriteFileConfig, tmp: Path, final: Path, schema: pa.Schema):
-        self.config, self.tmp, self.final, self.schema = config, tmp, final, schema
-        self.sink = pa.OSFile(str(tmp), "wb")
+
+def local_directory(directory: str) -> Path:
+    if directory.startswith("file://"):
+        return Path(unquote(urlsplit(directory).path))
+    return Path(directory)
+
+
+def _publish(tmp: Path, final: Path) -> None:
+    fd = os.open(tmp, os.O_RDONLY)  # durable before it becomes visible
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, final)
+
+
+class _File:
+    """One output file being written: under its temporary name, or a pending upload."""
+
+    def __init__(
+        self,
+        config: WriteFileConfig,
+        sink: pa.NativeFile,
+        schema: pa.Schema,
+        publish: Callable[[], None] | None = None,
+    ):
+        self.config, self.sink, self.schema, self.publish = config, sink, schema, publish
         self.rows, self.started = 0, time.monotonic()
         self.writer: Any = None
         if config.format == "csv":
@@ -106,13 +193,9 @@ class _File:
     def finish(self) -> None:
         if self.writer is not None:
             self.writer.close()
-        self.sink.close()
-        fd = os.open(self.tmp, os.O_RDONLY)  # durable before it becomes visible
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(self.tmp, self.final)
+        self.sink.close()  # an object store's upload completes here
+        if self.publish is not None:
+            self.publish()
 
 
 class WriteFile(Sink[WriteFileConfig]):
@@ -131,6 +214,7 @@ class WriteFile(Sink[WriteFileConfig]):
                 "file_name": "events-{timestamp}-{seq}.{ext}",
             },
             {"directory": "/srv/exports", "format": "csv", "delimiter": ";", "roll_bytes": 1 << 28},
+            {"directory": "s3://analytics/orders", "format": "parquet", "s3_region": "eu-west-1"},
         ],
     )
 
@@ -138,10 +222,27 @@ class WriteFile(Sink[WriteFileConfig]):
         super().__init__(*args, **kwargs)
         self.file: _File | None = None
         self.seq = 0
+        self.fs: pafs.FileSystem | None = None  # None: a local directory
+        self.root: str | None = None  # the path in `fs`, once open
+
+    async def open(self) -> None:
+        await asyncio.to_thread(self._open)
+
+    def _open(self) -> None:
+        found = remote(self.config)
+        if found is None:
+            self.root = str(local_directory(self.config.directory))
+            return
+        self.fs, self.root = found
+        bucket = self.root.split("/")[0]
+        if self.fs.get_file_info(bucket).type == pafs.FileType.NotFound:  # fail at the start
+            raise FileNotFoundError(f"{self.config.directory}: bucket {bucket!r} does not exist")
 
     def start(self, schema: pa.Schema) -> _File:
-        directory = Path(self.config.directory)
-        directory.mkdir(parents=True, exist_ok=True)
+        if self.root is None:
+            self._open()
+        if self.fs is None:
+            Path(self.root).mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         while True:  # skip names taken, by an earlier run for instance
             name = self.config.file_name.format(
@@ -152,9 +253,28 @@ class WriteFile(Sink[WriteFileConfig]):
                 ext=self.config.format,
             )
             self.seq += 1
+            file = self._create(name, schema)
+            if file is not None:
+                return file
+
+    def _create(self, name: str, schema: pa.Schema) -> _File | None:
+        """A new file called `name`, or None when the name is taken."""
+        if self.fs is None:
+            directory = Path(self.root)
             final, tmp = directory / name, directory / f".{name}.tmp"
-            if not final.exists() and not tmp.exists():
-                return _File(self.config, tmp, final, schema)
+            if final.exists() or tmp.exists():
+                return None
+            return _File(
+                self.config, pa.OSFile(str(tmp), "wb"), schema, partial(_publish, tmp, final)
+            )
+        path = f"{self.root}/{name}"
+        if self.fs.get_file_info(path).type != pafs.FileType.NotFound:
+            return None
+        # S3 and GCS show an object only once its upload is complete, so writing under the
+        # final name is already atomic, where a temporary key would cost a copy of the whole
+        # file to "rename" it (S3 has no rename). An upload cut short by a crash is never
+        # completed, so never seen.
+        return _File(self.config, self.fs.open_output_stream(path, compression=None), schema)
 
     def roll(self) -> None:
         if self.file is not None:
