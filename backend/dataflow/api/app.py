@@ -17,6 +17,7 @@ from dataflow import __version__
 from dataflow.api.catalog import CatalogController
 from dataflow.api.errors import EXCEPTION_HANDLERS, domain_exception_handlers
 from dataflow.api.flows import FlowController
+from dataflow.api.ingest import ingest_handler
 from dataflow.api.runs import RunController, flow_websocket, prometheus_metrics
 from dataflow.api.secrets import SecretController
 from dataflow.api.services import Services, provide_services
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
             FlowController,
             RunController,
             SecretController,
+            ingest_handler,
             flow_websocket,
             health,
             prometheus_metrics,
