@@ -13,21 +13,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dataflow.processor import ProcessorConfig, ProcessorSpec, SchemaError, Transform, ui
+from dataflow_processors._arrow import MICROS, event_micros, quote
 from dataflow_processors._sql import query
 
 Positive = Annotated[float, msgspec.Meta(gt=0)]
 Function = Literal["sum", "count", "min", "max", "avg", "count_distinct"]
-MICROS = 1_000_000
 #: The largest event time before any was seen: far below real times, far from overflow.
 NEVER = -(2**62)
 STATE_KEY = b"dataflow.aggregate"
 STATE_VERSION = 1
 #: Partial aggregate columns: __df_<aggregation index>_<kind>.
 PARTIAL = re.compile(r"^__df_\d+_(s|c|d|min|max)$")
-
-
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 class Aggregation(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -485,16 +481,6 @@ def is_number(kind: pa.DataType) -> bool:
 def window_type(kind: pa.DataType) -> pa.DataType:
     """Window bounds keep a timestamp column's time zone; epoch seconds give UTC."""
     return pa.timestamp("us", kind.tz if pa.types.is_timestamp(kind) else "UTC")
-
-
-def event_micros(column: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """Event times as int64 microseconds since the epoch."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    if pa.types.is_timestamp(column.type):
-        return pc.cast(column, pa.timestamp("us", column.type.tz), safe=False).view(pa.int64())
-    seconds = pc.multiply(pc.cast(column, pa.float64()), float(MICROS))
-    return pc.cast(pc.round(seconds), pa.int64())
 
 
 def floor_mod(values: pa.Array, divisor: int) -> pa.Array:

@@ -12,15 +12,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dataflow.processor import ProcessorConfig, ProcessorSpec, SchemaError, Transform, ui
+from dataflow_processors._arrow import MICROS, event_micros, quote, row_numbers
 from dataflow_processors._sql import query
 
-MICROS = 1_000_000
 STATE_KEY = b"dataflow.dedupe"
 STATE_VERSION = 1
-
-
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 class DedupeConfig(ProcessorConfig, kw_only=True):
@@ -252,17 +248,3 @@ class Dedupe(Transform[DedupeConfig]):
         self.seen = dict(
             zip(table.column("h").to_pylist(), table.column("t").to_pylist(), strict=True)
         )
-
-
-def row_numbers(n: int) -> pa.Array:
-    return pc.subtract(pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), n)), 1)
-
-
-def event_micros(column: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """Event times as int64 microseconds since the epoch."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    if pa.types.is_timestamp(column.type):
-        return pc.cast(column, pa.timestamp("us", column.type.tz), safe=False).view(pa.int64())
-    seconds = pc.multiply(pc.cast(column, pa.float64()), float(MICROS))
-    return pc.cast(pc.round(seconds), pa.int64())

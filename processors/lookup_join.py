@@ -28,14 +28,11 @@ from dataflow.processor import (
     TransformConfig,
     ui,
 )
+from dataflow_processors._arrow import quote, row_numbers
 from dataflow_processors._sql import connection
 
 # Driver prefixes before the reason: "IO: [libpq] Failed to connect: ... failed: ".
 _NOISE = re.compile(r"^[A-Z_]+: |\[libpq\] |Failed to [a-z ]+: |.* failed: |(?:ERROR|FATAL):\s+")
-
-
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def template_columns(template: str) -> list[str]:
@@ -505,7 +502,3 @@ def query_tables(sql: str, **tables: pa.Table | pa.RecordBatch) -> pa.Table:
     finally:
         for name in tables:
             con.unregister(name)
-
-
-def row_numbers(n: int) -> pa.Array:
-    return pc.subtract(pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), n)), 1)

@@ -50,10 +50,15 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
 
 def _even_batches(table: pa.Table, most: int) -> list[pa.RecordBatch]:
     """The table cut into batches of at most `most` rows, of even sizes: a block of 1.2x
-    `most` rows gives two of 0.6x rather than a full one and a sliver that costs
-    downstream nodes a whole per-batch call for a few rows."""
+    `most` rows gives two of 0.6x rather than a full one and a sliver, and a table parsed
+    in several chunks is joined first. Every batch costs downstream nodes a call whatever
+    its size (a DuckDB query is ~1 ms of fixed cost), so slivers are worth avoiding."""
     pieces = -(-table.num_rows // most)
-    return table.to_batches(max_chunksize=-(-table.num_rows // pieces)) if pieces else []
+    if not pieces:
+        return []
+    if table.num_columns and table.column(0).num_chunks > 1:
+        table = table.combine_chunks()
+    return table.to_batches(max_chunksize=-(-table.num_rows // pieces))
 
 
 class ReadFileConfig(ProcessorConfig, kw_only=True):
@@ -246,7 +251,8 @@ class ReadFile(Source[ReadFileConfig]):
         """A CSV file through Arrow's streaming reader: it finds record ends (quoted newlines
         included) and parses block after block without holding the GIL, so the Python work of
         the careful path below (block splitting, quote counting) drops out of the hot loop.
-        It has no line numbers: raises pa.ArrowInvalid at the first bad record.
+        It has no line numbers: raises pa.ArrowInvalid at the first bad record, and the
+        caller falls back to the careful path.
 
         The reader reads up to 32 blocks ahead in a background thread, however slow the
         consumer: small blocks keep that memory small, and consecutive ones are joined into
@@ -289,9 +295,10 @@ class ReadFile(Source[ReadFileConfig]):
                     produced += table.num_rows
                     yield [table], []
                 return
-            except pa.ArrowInvalid:
-                # A bad record: read the file again the careful way, which names its line and
-                # applies on_error, passing over the rows the fast path already produced.
+            except pa.ArrowException:
+                # A bad record (or anything else Arrow refused): read the file again the
+                # careful way, which names the line and applies on_error, passing over the
+                # rows the fast path already produced.
                 self.skip += produced
         yield from self.read_blocks(path, schema)
 

@@ -11,17 +11,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dataflow.processor import ProcessorConfig, ProcessorSpec, SchemaError, Transform, ui
+from dataflow_processors._arrow import MICROS, event_micros, quote, row_numbers
 from dataflow_processors._sql import connection
 
-MICROS = 1_000_000
 NEVER = -(2**62)  # the largest event time before any was seen
 STATE_VERSION = 1
 SIDES = ("left", "right")
 INTERNAL = ("__df_t", "__df_seq", "__df_matched")
-
-
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 class StreamJoinConfig(ProcessorConfig, kw_only=True):
@@ -369,17 +365,3 @@ def require_column(schema: pa.Schema, name: str, field: str, side: str) -> pa.Fi
             f'column "{name}" does not exist on the {side} input (its columns: {upstream})', field
         )
     return schema.field(name)
-
-
-def row_numbers(n: int) -> pa.Array:
-    return pc.subtract(pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), n)), 1)
-
-
-def event_micros(column: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """Event times as int64 microseconds since the epoch."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    if pa.types.is_timestamp(column.type):
-        return pc.cast(column, pa.timestamp("us", column.type.tz), safe=False).view(pa.int64())
-    seconds = pc.multiply(pc.cast(column, pa.float64()), float(MICROS))
-    return pc.cast(pc.round(seconds), pa.int64())

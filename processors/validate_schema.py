@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dataflow.processor import ProcessorSpec, SchemaError, Transform, TransformConfig, ui
+from dataflow_processors._arrow import quote
 from dataflow_processors._sql import query
 
 FieldType = Literal["int64", "double", "string", "bool", "timestamp", "date"]
@@ -29,10 +30,6 @@ ARROW_TYPES = {
     "timestamp": pa.timestamp("us"),
     "date": pa.date32(),
 }
-
-
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def literal(value: object) -> str:
