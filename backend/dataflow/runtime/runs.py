@@ -247,7 +247,9 @@ class RunManager:
         assert run.engine is not None
         try:
             outcome = await run.engine.wait()
-            await self._report_offsets(run)
+            if outcome.state == "completed" or (outcome.state == "stopped" and not outcome.forced):
+                # Drained: every record the sources emitted reached the sinks.
+                await self._report_offsets(run)
             if run.interrupting:
                 await self._record(run, RunInterrupted(reason="server shutdown"))
             elif outcome.state == "completed":
