@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 
 from tests.server import ROOT, ServerProcess
 
@@ -22,6 +22,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+VIEWPORT = {"width": 1440, "height": 900}
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +45,14 @@ def server(tmp_path) -> Iterator[ServerProcess]:
     proc.stop()
 
 
+@pytest.fixture
+def out_dir(tmp_path) -> Path:
+    """Where sinks drawn in a test write (inside the test's temporary directory)."""
+    path = tmp_path / "out"
+    path.mkdir()
+    return path
+
+
 class Api:
     """The public API, for arranging state and checking what the browser did."""
 
@@ -60,28 +69,75 @@ class Api:
         response.raise_for_status()
         return response.json()
 
+    def put(self, path: str, json=None):
+        response = self.client.put(path, json=json)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def flow(self, flow_id: str) -> dict:
+        """The current document of a flow (without the envelope)."""
+        return self.get(f"/api/v1/flows/{flow_id}")["flow"]
+
+    def create_flow(self, document: dict) -> str:
+        return self.post("/api/v1/flows", json=document)["flow"]["id"]
+
 
 @pytest.fixture
-def api(server) -> Api:
-    return Api(server.url)
+def api(server) -> Iterator[Api]:
+    client = Api(server.url)
+    yield client
+    client.client.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.e2e_failed = report.failed
+    return report
 
 
 @pytest.fixture
-def page(browser: Browser, server: ServerProcess) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, accept_downloads=True)
-    page = context.new_page()
+def open_page(
+    request, browser: Browser, server: ServerProcess, tmp_path: Path
+) -> Iterator[Callable[[], Page]]:
+    """Opens pages, each in its own browser context (as two users would be).
+
+    Every page fails the test when the UI logs an error to the console: expected API
+    failures are shown in the UI, not logged. "Failed to load resource" is the browser's
+    own line for any non-2xx response (a 409 the test provokes, say) and is ignored.
+    """
+    contexts: list[BrowserContext] = []
     errors: list[str] = []
 
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            errors.append(message.text)
+    def open_one() -> Page:
+        context = browser.new_context(viewport=VIEWPORT, accept_downloads=True, base_url=server.url)
+        contexts.append(context)
+        page = context.new_page()
 
-    page.on("console", on_console)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.set_default_timeout(15_000)
-    page.base_url = server.url  # type: ignore[attr-defined]
-    yield page
-    context.close()
-    # The UI must not log errors; expected API failures are shown in the UI, not the console.
+        def on_console(message: ConsoleMessage) -> None:
+            if message.type == "error":
+                errors.append(message.text)
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.set_default_timeout(15_000)
+        return page
+
+    yield open_one
+    if getattr(request.node, "e2e_failed", False):
+        # What the browser showed when the test failed, next to the server's log.
+        for i, context in enumerate(contexts):
+            for j, page in enumerate(context.pages):
+                path = tmp_path / f"failure-{i}-{j}.png"
+                page.screenshot(path=path)
+                print(f"screenshot of the failed test: {path}")
+    for context in contexts:
+        context.close()
     unexpected = [e for e in errors if "Failed to load resource" not in e]
     assert not unexpected, f"console errors: {unexpected}"
+
+
+@pytest.fixture
+def page(open_page: Callable[[], Page]) -> Page:
+    return open_page()

@@ -200,6 +200,7 @@ function broadcast(id, obj) { for (const s of sockets.get(id) ?? []) wsSend(s, o
 setInterval(() => { for (const [id, set] of sockets) if (set.size && flows.has(id) && ["running", "paused"].includes(flows.get(id).run.state)) broadcast(id, { type: "metrics", metrics: metrics(id) }); }, 1000);
 
 /* ------------------------------------------------------------------ http */
+const secrets = new Map([["warehouse-password", now()]]); // name -> time; values are not kept
 const json = (res, status, body, headers = {}) => { res.writeHead(status, { "Content-Type": "application/json", ...headers }); res.end(body === undefined ? "" : JSON.stringify(body)); };
 const readBody = (req) => new Promise((ok) => { let b = ""; req.on("data", (c) => (b += c)); req.on("end", () => ok(b)); });
 
@@ -214,6 +215,15 @@ const server = createServer(async (req, res) => {
       const body = ["POST", "PUT"].includes(req.method) ? await readBody(req) : "";
       const parse = () => { try { return JSON.parse(body || "null"); } catch (e) { throw { status: 400, body: err(400, "Malformed JSON", String(e.message), [{ path: "$", code: "json", message: String(e.message) }]) }; } };
       if (r[0] === "processors") return json(res, 200, CATALOG);
+      if (r[0] === "secrets" && r.length === 1) return json(res, 200, [...secrets.entries()].map(([name, t]) => ({ name, created_at: t, updated_at: t })));
+      if (r[0] === "secrets" && r[1] && req.method === "PUT") {
+        const v = parse()?.value;
+        if (typeof v !== "string" || !v) return json(res, 400, err(400, "Bad request", "Validation failed", [{ path: "value", code: "invalid", message: "Expected `str` of length >= 1" }]));
+        const created = !secrets.has(r[1]);
+        secrets.set(r[1], now());
+        res.writeHead(created ? 201 : 204);
+        return res.end();
+      }
       if (r[0] === "flows" && r.length === 1 && req.method === "GET") return json(res, 200, [...flows.keys()].map(summaryOf));
       if (r[0] === "flows" && r.length === 1 && req.method === "POST") { const id = create(parse()); return json(res, 201, envelope(id)); }
       if (r[0] === "flows" && r[1] === "validate") return json(res, 200, validate(parse()));

@@ -50,4 +50,16 @@ describe("api client", () => {
     await api.sample("f", "e-1", "amount > 1", 100);
     expect(fetchMock.mock.calls[0]![0]).toBe("/api/v1/flows/f/edges/e-1/sample?limit=100&where=amount+%3E+1");
   });
+
+  it("puts a secret's value and tells created from replaced", async () => {
+    const fetchMock = vi.fn(async (_url: string, _init: RequestInit) => new Response(null, { status: 201 }));
+    vi.stubGlobal("fetch", fetchMock);
+    expect(await api.putSecret("pg password", "s3cret")).toBe(true);
+    const [url, init] = fetchMock.mock.calls[0]!;
+    expect(url).toBe("/api/v1/secrets/pg%20password");
+    expect(init.method).toBe("PUT");
+    expect(JSON.parse(String(init.body))).toEqual({ value: "s3cret" });
+    fetchMock.mockImplementationOnce(async () => new Response(null, { status: 204 }));
+    expect(await api.putSecret("pg", "again")).toBe(false);
+  });
 });

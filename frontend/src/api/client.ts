@@ -14,6 +14,7 @@ import type {
   RunInfo,
   SampleResult,
   SaveFlowResponse,
+  SecretInfo,
   ValidationResult,
   VersionInfo,
 } from "./types";
@@ -172,6 +173,13 @@ export const api = {
   metrics: (id: string, signal?: AbortSignal) => request<FlowMetrics>("GET", `${flowPath(id)}/metrics`, { signal }),
   sample: (id: string, edgeId: string, where: string, limit = 100, signal?: AbortSignal) =>
     request<SampleResult>("GET", `${flowPath(id)}/edges/${enc(edgeId)}/sample`, { query: { limit, where }, signal }),
+
+  listSecrets: (signal?: AbortSignal) => request<SecretInfo[]>("GET", `${API_BASE}/secrets`, { signal }),
+  /** Create or replace a secret; true when it was created (201), false when replaced (204). */
+  putSecret: async (name: string, value: string): Promise<boolean> => {
+    const res = await rawRequest("PUT", `${API_BASE}/secrets/${enc(name)}`, { body: { value } });
+    return res.status === 201;
+  },
 };
 
 export function socketUrl(flowId: string): string {

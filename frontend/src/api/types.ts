@@ -141,6 +141,15 @@ export interface UiHints {
 
 export type UiSchema = Record<string, UiHints>;
 
+/* ----------------------------------------------------------------------- secrets */
+
+/** GET /secrets: names and times only; values never come back. */
+export interface SecretInfo {
+  name: string;
+  created_at: number;
+  updated_at: number;
+}
+
 export interface ProcessorInfo {
   type: string;
   category: Category;

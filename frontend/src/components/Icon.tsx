@@ -49,6 +49,7 @@ const PATHS: Record<string, string> = {
   alert: "M12 3 2 20h20L12 3zM12 10v4M12 17h.01",
   info: "M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18zM12 11v6M12 7.5h.01",
   check: "M5 12l5 5 9-10",
+  lock: "M6 11h12v10H6zM8 11V7a4 4 0 0 1 8 0v4",
   chevronDown: "M6 9l6 6 6-6",
   chevronRight: "M9 6l6 6-6 6",
   chevronLeft: "M15 6l-6 6 6 6",

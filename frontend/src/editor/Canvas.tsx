@@ -17,7 +17,7 @@ import {
   type NodeChange,
   type NodeTypes,
 } from "@xyflow/react";
-import { memo, useCallback, useMemo, useRef, type Dispatch } from "react";
+import { memo, useCallback, useMemo, useRef, useState, type Dispatch } from "react";
 import type { Flow } from "../api/types";
 import { checkConnection } from "../model/connection";
 import { addEdge, addNode, makeNode } from "../model/edits";
@@ -32,7 +32,9 @@ export const PALETTE_MIME = "application/x-dataflow-processor";
 
 const nodeTypes: NodeTypes = { processor: ProcessorNode };
 const edgeTypes: EdgeTypes = { flow: FlowEdgeView };
-const defaultEdgeOptions = { markerEnd: { type: MarkerType.ArrowClosed, width: 14, height: 14, color: "#64748b" } };
+// Arrow size in pixels, not stroke widths: edges thicken with queue fill and when selected,
+// and a stroke-relative marker would grow with them (4 px wide = a 56 px arrow).
+const defaultEdgeOptions = { markerEnd: { type: MarkerType.ArrowClosed, width: 20, height: 20, markerUnits: "userSpaceOnUse", color: "#64748b" } };
 const fitViewOptions = { padding: 0.2, maxZoom: 1.2 };
 const MINIMAP_STYLE = { width: 168, height: 112 };
 const CATEGORY_COLORS: Record<string, string> = { source: "#16a34a", transform: "#2563eb", sink: "#9333ea" };
@@ -58,6 +60,9 @@ function CanvasImpl({ doc, view, dispatch }: CanvasProps) {
   const edgeCache = useRef(new Map<string, FlowRfEdge>());
   const docRef = useRef(doc);
   docRef.current = doc;
+  // Fit only a flow that opens with nodes: on an empty canvas React Flow would keep the fit
+  // queued and, at the first drop, jump the view to centre and zoom that node.
+  const [fitOnOpen] = useState(() => doc.nodes.length > 0);
 
   const nodes = useMemo(() => toRfNodes(doc, view, nodeCache.current), [doc, view]);
   const edges = useMemo(() => toRfEdges(doc, view, edgeCache.current), [doc, view]);
@@ -153,7 +158,7 @@ function CanvasImpl({ doc, view, dispatch }: CanvasProps) {
         snapGrid={[8, 8]}
         minZoom={0.05}
         maxZoom={2.5}
-        fitView
+        fitView={fitOnOpen}
         fitViewOptions={fitViewOptions}
         proOptions={{ hideAttribution: false }}
         aria-label="Flow canvas"

@@ -4,7 +4,7 @@ import { memo, useCallback, useEffect, useMemo, useState } from "react";
 import { api, isAbort } from "../api/client";
 import type { FlowEvent } from "../api/types";
 import { Icon } from "../components/Icon";
-import { formatTime } from "../model/format";
+import { formatTime, streamLabel } from "../model/format";
 import { showError } from "../state/toasts";
 
 function payloadText(p: unknown): string {
@@ -51,7 +51,7 @@ function EventsPanelImpl({ flowId, refreshKey }: { flowId: string; refreshKey: n
           <option value="all">all</option>
           {streams.map((s) => (
             <option key={s} value={s}>
-              {s}
+              {streamLabel(s, flowId)}
             </option>
           ))}
         </select>
@@ -84,7 +84,9 @@ function EventsPanelImpl({ flowId, refreshKey }: { flowId: string; refreshKey: n
                 <tr key={i} data-testid={`event-row-${i}`} data-type={e.type}>
                   <td className="nowrap">{formatTime(e.recorded_at)}</td>
                   <td>
-                    <span className={`stream-tag stream-${e.stream}`}>{e.stream}</span>
+                    <span className="stream-tag" title={e.stream}>
+                      {streamLabel(e.stream, flowId)}
+                    </span>
                   </td>
                   <td>
                     <code>{e.type}</code>

@@ -111,7 +111,7 @@ export function NodeInspector({ node, doc, dispatch }: { node: FlowNode; doc: Fl
       </div>
       <div className="inspector-form">
         {tab === "form" && info ? (
-          <SchemaForm schema={info.config_schema} uiSchema={info.ui_schema} value={node.config} issues={issues} idPrefix={`cfg-${node.id}`} onChange={onConfig} />
+          <SchemaForm schema={info.config_schema} uiSchema={info.ui_schema} value={node.config} issues={issues} idPrefix={`cfg-${node.id}`} ownerId={node.id} onChange={onConfig} />
         ) : (
           <ConfigJsonEditor config={node.config} onApply={(config) => onConfig(config, "__json")} />
         )}

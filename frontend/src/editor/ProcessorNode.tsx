@@ -84,7 +84,7 @@ function ProcessorNodeView({ id, data, selected }: NodeProps<ProcessorRfNode>) {
           </div>
         </div>
       ) : null}
-      <NodeRuntime id={id} />
+      <NodeRuntime id={id} hasInputs={!info || ports.inputs.length > 0} hasOutputs={!info || ports.outputs.length > 0} />
     </div>
   );
 }

@@ -13,6 +13,7 @@ import { JsonInput } from "./JsonInput";
 import { MapFieldView } from "./MapFieldView";
 import { NumberInput } from "./NumberInput";
 import { ObjectFieldView } from "./ObjectFieldView";
+import { SecretPicker } from "./SecretPicker";
 import { StringInput } from "./StringInput";
 import { UnionFieldView } from "./UnionFieldView";
 
@@ -69,7 +70,7 @@ function FieldImpl({ field, bare, actions }: FieldProps) {
     case "secret":
       return (
         <FieldShell field={field} htmlFor={htmlFor} hint="secret" canReset={canReset} bare={bare} actions={actions}>
-          <StringInput field={field} value={value} secret />
+          <SecretPicker field={field} value={value} />
         </FieldShell>
       );
     case "string":

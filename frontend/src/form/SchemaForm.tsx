@@ -13,11 +13,13 @@ export interface SchemaFormProps {
   value: JsonObject;
   issues: readonly LocatedIssue[] | undefined;
   idPrefix: string;
+  /** The node being edited. */
+  ownerId?: string;
   /** The new config, and the path the user edited (for undo grouping). */
   onChange: (config: JsonObject, path: string) => void;
 }
 
-export function SchemaForm({ schema, uiSchema, value, issues, idPrefix, onChange }: SchemaFormProps) {
+export function SchemaForm({ schema, uiSchema, value, issues, idPrefix, ownerId, onChange }: SchemaFormProps) {
   const fields = useMemo(() => buildConfigForm(schema, uiSchema), [schema, uiSchema]);
   const ctx = useMemo<FormContext>(() => ({ root: schema, ui: uiSchema }), [schema, uiSchema]);
   const state = useMemo<FormState>(
@@ -25,13 +27,14 @@ export function SchemaForm({ schema, uiSchema, value, issues, idPrefix, onChange
       schema: ctx,
       issues,
       idPrefix,
+      ...(ownerId !== undefined ? { ownerId } : {}),
       value,
       onChange: (path: string, v: JsonValue | undefined) => {
         const next = setIn(value, path, v);
         onChange((next && typeof next === "object" && !Array.isArray(next) ? next : {}) as JsonObject, path);
       },
     }),
-    [ctx, issues, idPrefix, value, onChange],
+    [ctx, issues, idPrefix, ownerId, value, onChange],
   );
   if (fields.length === 0) return <div className="muted small">This processor has no settings.</div>;
   return (

@@ -1,10 +1,10 @@
-/** Text, secret (password) and multi-line string fields. Empty clears the key unless required. */
+/** Text, password (masked) and multi-line string fields. Empty clears the key unless required. */
 
-import type { SecretField, StringField } from "../model/schemaForm";
+import type { StringField } from "../model/schemaForm";
 import { placeholderOf } from "../model/schemaForm";
 import { domId, useFormState } from "./formContext";
 
-export function StringInput({ field, value, secret }: { field: StringField | SecretField; value: unknown; secret?: boolean }) {
+export function StringInput({ field, value }: { field: StringField; value: unknown }) {
   const { idPrefix, onChange, issues } = useFormState();
   const id = domId(idPrefix, field.path);
   const text = typeof value === "string" ? value : value === undefined || value === null ? "" : String(value);
@@ -20,13 +20,13 @@ export function StringInput({ field, value, secret }: { field: StringField | Sec
     "aria-required": field.required || undefined,
     spellCheck: false,
   };
-  if (field.kind === "string" && field.multiline) return <textarea {...common} rows={4} onChange={(e) => set(e.target.value)} />;
+  if (field.multiline) return <textarea {...common} rows={4} onChange={(e) => set(e.target.value)} />;
   return (
     <input
       {...common}
-      type={secret ? "password" : "text"}
-      autoComplete={secret ? "new-password" : "off"}
-      maxLength={field.kind === "string" ? field.maxLength : undefined}
+      type={field.password ? "password" : "text"}
+      autoComplete={field.password ? "new-password" : "off"}
+      maxLength={field.maxLength}
       onChange={(e) => set(e.target.value)}
     />
   );

@@ -11,6 +11,8 @@ export interface FormState {
   issues: readonly LocatedIssue[] | undefined;
   /** Makes DOM ids unique per node. */
   idPrefix: string;
+  /** The node whose config this is (names suggested for new secrets start with it). */
+  ownerId?: string;
   /** The whole config being edited. */
   value: JsonValue | undefined;
   /** Set one path (undefined deletes the key: the default applies again). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fillColor, formatBytes, formatCount, formatRate, formatRelative, sumValues } from "./format";
+import { fillColor, formatBytes, formatCount, formatRate, formatRelative, streamLabel, sumValues } from "./format";
 
 describe("formatting", () => {
   it("counts, rates and bytes", () => {
@@ -22,5 +22,11 @@ describe("formatting", () => {
     expect(fillColor(0.5)).toBe("rgb(249, 115, 22)");
     expect(fillColor(1)).toBe("rgb(220, 38, 38)");
     expect(fillColor(7)).toBe("rgb(220, 38, 38)");
+  });
+
+  it("journal streams: design history, or the run's own id", () => {
+    expect(streamLabel("flow-flow-ab12", "flow-ab12")).toBe("design");
+    expect(streamLabel("run-run-c16e", "flow-ab12")).toBe("run-c16e");
+    expect(streamLabel("flow-other", "flow-ab12")).toBe("flow-other");
   });
 });

@@ -71,3 +71,13 @@ export function nodeRate(m: { records_per_second?: number; records_in_per_second
   if (typeof m.records_per_second === "number") return m.records_per_second;
   return Math.max(m.records_in_per_second ?? 0, m.records_out_per_second ?? 0);
 }
+
+/**
+ * A journal stream as people read it: the flow's own stream (`flow-<flow id>`) is its
+ * design history; a run's stream (`run-<run id>`) is named by the run id alone.
+ */
+export function streamLabel(stream: string, flowId: string): string {
+  if (stream === `flow-${flowId}`) return "design";
+  if (stream.startsWith("run-")) return stream.slice(4);
+  return stream;
+}

@@ -32,7 +32,10 @@ export interface StringField extends FieldBase {
   pattern?: string;
   format?: string;
   multiline: boolean;
+  /** Typed characters are masked (`ui:widget: password`); the value is still stored. */
+  password: boolean;
 }
+/** `x-secret`: holds a reference `{"secret": NAME}` to a named secret, never the value. */
 export interface SecretField extends FieldBase {
   kind: "secret";
 }
@@ -241,6 +244,13 @@ export function buildField(rawSchema: JsonSchema, ctx: FormContext, key: string,
 
   // Optional[X]: anyOf [X, null] -> X, nullable.
   const alternatives = schema.anyOf ?? schema.oneOf;
+
+  // A secret is a reference to a named secret whatever type the schema gives the value.
+  if (hints["x-secret"] === true) {
+    const types = typesOf(schema);
+    nullable = types.includes("null") || !!alternatives?.some((s) => isNullSchema(resolveSchema(s, ctx.root)));
+    return { ...baseOf(schema, key, path, opts, hints, nullable), kind: "secret" };
+  }
   if (alternatives) {
     const nonNull = alternatives.filter((s) => !isNullSchema(resolveSchema(s, ctx.root)));
     if (nonNull.length < alternatives.length) nullable = true;
@@ -294,8 +304,12 @@ export function buildField(rawSchema: JsonSchema, ctx: FormContext, key: string,
       const widget = hints["ui:widget"];
       const lang = widgetLanguage(widget);
       if (lang) return { ...base, kind: "code", language: lang };
-      if (hints["x-secret"] || widget === "password" || schema.format === "password") return { ...base, kind: "secret" };
-      const f: StringField = { ...base, kind: "string", multiline: widget === "textarea" || (schema.maxLength ?? 0) > 500 };
+      const f: StringField = {
+        ...base,
+        kind: "string",
+        multiline: widget === "textarea" || (schema.maxLength ?? 0) > 500,
+        password: widget === "password" || schema.format === "password",
+      };
       if (schema.minLength !== undefined) f.minLength = schema.minLength;
       if (schema.maxLength !== undefined) f.maxLength = schema.maxLength;
       if (schema.pattern !== undefined) f.pattern = schema.pattern;
