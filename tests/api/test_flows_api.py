@@ -274,3 +274,27 @@ def test_health_reports_the_journal(client):
 def test_openapi_document_is_published(client):
     spec = client.get("/schema/openapi.json").json()
     assert "/api/v1/flows/{flow_id}" in spec["paths"]
+
+
+def test_a_processor_whose_schema_breaks_is_left_out_not_the_catalog(settings):
+    from typing import Annotated
+
+    import msgspec
+    from litestar.testing import TestClient
+
+    from dataflow.api import create_app
+    from dataflow.processor import ProcessorConfig, ProcessorSpec, Registry, Sink
+    from dataflow_processors.filter import Filter
+
+    class BrokenConfig(ProcessorConfig, kw_only=True):
+        """Not describable: `gt` on a non-numeric type."""
+
+        window: Annotated[float | None, msgspec.Meta(gt=0)] = None
+
+    class Broken(Sink[BrokenConfig]):
+        spec = ProcessorSpec(name="broken", category="sink", summary="x", inputs=("in",))
+
+    with TestClient(app=create_app(settings, Registry([Filter, Broken]))) as client:
+        response = client.get("/api/v1/processors")
+        assert response.status_code == 200
+        assert [p["type"] for p in response.json()] == ["filter"]

@@ -105,3 +105,11 @@ def test_the_run_gets_the_value_and_nothing_else_ever_shows_it(client):
     ):
         assert "s3cr3t" not in client.get(path).text, path
     assert '"secret": "api-token"' in client.get("/api/v1/flows/vaulted/export").text
+
+
+def test_catalog_publishes_secret_fields_as_references(client):
+    vault = client.get("/api/v1/processors/vault").json()
+    token = vault["config_schema"]["properties"]["token"]
+    assert token["anyOf"] == [{"$ref": "#/$defs/SecretRef"}, {"type": "null"}]
+    assert vault["config_schema"]["$defs"]["SecretRef"]["required"] == ["secret"]
+    assert vault["ui_schema"]["token"]["x-secret"] is True

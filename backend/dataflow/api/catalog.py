@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from litestar import Controller, get
@@ -11,6 +12,8 @@ from dataflow.api.services import Services
 from dataflow.model import flow_json_schema
 from dataflow.processor.catalog import ProcessorInfo, describe
 
+log = logging.getLogger(__name__)
+
 
 class CatalogController(Controller):
     path = "/api/v1"
@@ -18,8 +21,15 @@ class CatalogController(Controller):
 
     @get("/processors")
     async def processors(self, services: Services) -> list[ProcessorInfo]:
-        """Every installed processor: ports, config JSON Schema and form hints."""
-        return [describe(cls) for cls in services.registry]
+        """Every installed processor: ports, config JSON Schema and form hints. A plugin
+        whose description cannot be built is left out (and logged), not the whole list."""
+        infos = []
+        for cls in services.registry:
+            try:
+                infos.append(describe(cls))
+            except Exception:
+                log.exception("processor %s cannot be described; left out", cls.spec.name)
+        return infos
 
     @get("/processors/{type_name:str}")
     async def processor(self, services: Services, type_name: str) -> ProcessorInfo:

@@ -10,6 +10,17 @@ import msgspec
 from dataflow.processor.base import Processor, Sink, Source
 from dataflow.processor.spec import Category
 
+SECRET_REF_SCHEMA: dict[str, Any] = {
+    "title": "SecretRef",
+    "description": "A named secret kept by the server (PUT /api/v1/secrets/NAME).",
+    "type": "object",
+    "properties": {
+        "secret": {"title": "Secret name", "type": "string", "minLength": 1},
+    },
+    "required": ["secret"],
+    "additionalProperties": False,
+}
+
 
 class ProcessorInfo(msgspec.Struct, kw_only=True):
     type: str
@@ -49,6 +60,12 @@ def config_schema(cls: type[Processor]) -> tuple[dict[str, Any], dict[str, Any]]
         hints = {k: prop.pop(k) for k in list(prop) if k.startswith(("ui:", "x-"))}
         if hints:
             ui_schema[name] = hints
+        if hints.get("x-secret"):
+            # In a flow document a secret field holds a reference, never the value.
+            keep = {k: prop[k] for k in ("title", "description") if k in prop}
+            prop.clear()
+            prop.update(keep, anyOf=[{"$ref": "#/$defs/SecretRef"}, {"type": "null"}])
+            root.setdefault("$defs", {})["SecretRef"] = SECRET_REF_SCHEMA
     return root, ui_schema
 
 

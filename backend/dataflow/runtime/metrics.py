@@ -75,7 +75,8 @@ class Rate:
             buckets[-1][1] += count
             return
         buckets.append([second, count])
-        while buckets[0][0] <= second - self._window:
+        # Keep the current second plus `window` whole ones: per_second reads the whole ones.
+        while buckets[0][0] < second - self._window:
             buckets.popleft()
 
     def per_second(self, now: float | None = None) -> float:
@@ -84,7 +85,8 @@ class Rate:
         last_full = int(now) - 1
         first = last_full - self._window + 1
         total = sum(c for s, c in self._buckets if first <= s <= last_full)
-        span = min(float(self._window), now - self._started)
+        # The time those buckets cover: the window, or less when the run is younger.
+        span = min(float(self._window), (last_full + 1) - self._started)
         return total / span if span >= 1.0 else 0.0
 
 
