@@ -17,16 +17,25 @@ class FilterConfig(TransformConfig, kw_only=True):
 
     condition: Annotated[
         str,
-        ui("Condition", "A DuckDB SQL boolean expression over the input columns.",
-           widget="sql", placeholder="status = 'paid' AND amount > 100", min_length=1),
+        ui(
+            "Condition",
+            "A DuckDB SQL boolean expression over the input columns.",
+            widget="sql",
+            placeholder="status = 'paid' AND amount > 100",
+            min_length=1,
+        ),
     ]
 
 
 class Filter(Transform[FilterConfig]):
     spec = ProcessorSpec(
-        name="filter", category="transform", status="stable", icon="filter",
+        name="filter",
+        category="transform",
+        status="stable",
+        icon="filter",
         summary="Route rows by a SQL condition.",
-        inputs=("in",), outputs=("matched", "unmatched"),
+        inputs=("in",),
+        outputs=("matched", "unmatched"),
         examples=[{"condition": "amount > 100"}],
     )
 
