@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -59,6 +59,25 @@ class Edge(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     settings: EdgeSettings = msgspec.field(default_factory=EdgeSettings)
 
 
+class FlowSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """How the flow runs: its delivery guarantee and how often it checkpoints."""
+
+    delivery: Annotated[
+        Literal["at_least_once", "exactly_once"],
+        msgspec.Meta(
+            description="at_least_once: after a crash, records since the last checkpoint may "
+            "be written again. exactly_once: sinks publish only checkpointed data; every sink "
+            "of the flow must support it."
+        ),
+    ] = "at_least_once"
+    checkpoint_interval_seconds: Annotated[
+        float,
+        msgspec.Meta(
+            gt=0, le=3600, description="Seconds between checkpoints (where a restart resumes)."
+        ),
+    ] = 5.0
+
+
 class Flow(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """A DataFlow flow document: the unit people export, import and keep in git."""
 
@@ -68,6 +87,7 @@ class Flow(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     format_version: Annotated[int, msgspec.Meta(ge=1, le=FORMAT_VERSION)] = FORMAT_VERSION
     nodes: list[Node] = msgspec.field(default_factory=list)
     edges: list[Edge] = msgspec.field(default_factory=list)
+    settings: FlowSettings = msgspec.field(default_factory=FlowSettings)
 
     def node(self, node_id: str) -> Node | None:
         return next((n for n in self.nodes if n.id == node_id), None)

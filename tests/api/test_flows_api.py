@@ -248,6 +248,7 @@ def test_flow_schema_is_generated_from_the_structs(client):
         "format_version",
         "nodes",
         "edges",
+        "settings",
     }
     assert schema["$defs"]["EdgeSettings"]["properties"]["max_batches"]["minimum"] == 1
 

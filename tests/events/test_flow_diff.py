@@ -286,3 +286,15 @@ def test_events_between_then_apply_gives_back_the_target(seed):
         assert events_between(result, target) == []
         flow = result
     assert canonical(fold(history)) == canonical(flow)
+
+
+def test_settings_change_is_one_event_and_applies():
+    from dataflow.events.flow_events import FlowSettingsChanged, fold
+    from dataflow.model import FlowSettings
+
+    a = base_flow()
+    b = replace(a, settings=FlowSettings(delivery="exactly_once", checkpoint_interval_seconds=2))
+    assert diff_flows(a, b).settings_changed
+    events = events_between(a, b)
+    assert events == [FlowSettingsChanged(settings=b.settings)]
+    assert fold(events, a).settings == b.settings

@@ -257,3 +257,17 @@ def test_merge_conflict_lists_every_conflict_and_names_them():
     saved = with_config(replace(base, name="B"), "gen", count=2)
     with pytest.raises(MergeConflict, match=r"2 merge conflict\(s\): name, nodes\[gen\]"):
         merge(base, current, saved)
+
+
+def test_flow_settings_merge_and_conflict():
+    from dataflow.model import FlowSettings
+
+    base = base_flow()
+    current = replace(base, settings=FlowSettings(delivery="exactly_once"))
+    saved = with_node(base, "gen", name="Gen")
+    merged = merge(base, current, saved)
+    assert merged.settings.delivery == "exactly_once" and merged.node("gen").name == "Gen"
+    other = replace(base, settings=FlowSettings(checkpoint_interval_seconds=1))
+    with pytest.raises(MergeConflict) as conflict:
+        merge(base, current, other)
+    assert [c.path for c in conflict.value.conflicts] == ["settings"]

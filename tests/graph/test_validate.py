@@ -241,3 +241,24 @@ def test_validate_flow_accepts_structs():
 def test_document_must_be_an_object(bad):
     flow, report = validate_document(msgspec.json.encode(bad), REGISTRY)
     assert flow is None and report.errors[0].path == "$"
+
+
+def test_exactly_once_is_refused_when_a_sink_cannot_do_it():
+    d = good()
+    d["settings"] = {"delivery": "exactly_once"}
+    _, report = validate_document(d, REGISTRY)
+    (issue,) = report.errors
+    assert (issue.path, issue.code, issue.node_id) == ("nodes[2]", "delivery_unsupported", "out")
+    assert "drop in node 'out' cannot deliver exactly once" in issue.message
+
+
+def test_exactly_once_is_accepted_with_exactly_once_sinks():
+    class ExactDrop(Drop):
+        spec = ProcessorSpec(name="exact_drop", category="sink", summary="s", inputs=("in",))
+        exactly_once = True
+
+    d = good()
+    d["settings"] = {"delivery": "exactly_once"}
+    d["nodes"][2]["type"] = "exact_drop"
+    _, report = validate_document(d, Registry([Orders, Filter, ExactDrop]))
+    assert report.valid

@@ -14,6 +14,7 @@ from dataflow.events.flow_events import (
     FlowDescribed,
     FlowEvent,
     FlowRenamed,
+    FlowSettingsChanged,
     NodeAdded,
     NodeConfigChanged,
     NodeMoved,
@@ -21,7 +22,7 @@ from dataflow.events.flow_events import (
     NodeRenamed,
     NodeTypeChanged,
 )
-from dataflow.model import Edge, Flow, Node
+from dataflow.model import Edge, Flow, FlowSettings, Node
 
 # An edge's wiring: changing any of these replaces the edge (removed + added).
 ENDPOINT_FIELDS = ("source", "source_port", "target", "target_port")
@@ -85,6 +86,7 @@ class FlowDiff(msgspec.Struct, kw_only=True):
     edges_changed: list[EdgeChange] = msgspec.field(default_factory=list)
     name_changed: bool = False
     description_changed: bool = False
+    settings_changed: bool = False
 
     @property
     def changed(self) -> bool:
@@ -93,7 +95,9 @@ class FlowDiff(msgspec.Struct, kw_only=True):
 
 def diff_flows(a: Flow, b: Flow) -> FlowDiff:
     diff = FlowDiff(
-        name_changed=a.name != b.name, description_changed=a.description != b.description
+        name_changed=a.name != b.name,
+        description_changed=a.description != b.description,
+        settings_changed=a.settings != b.settings,
     )
     a_nodes, b_nodes = _by_id(a.nodes), _by_id(b.nodes)
     diff.nodes_removed = [n for n in a.nodes if n.id not in b_nodes]
@@ -149,6 +153,8 @@ def events_between(a: Flow, b: Flow) -> list[FlowEvent]:
         events.append(FlowRenamed(name=b.name))
     if diff.description_changed:
         events.append(FlowDescribed(description=b.description))
+    if diff.settings_changed:
+        events.append(FlowSettingsChanged(settings=b.settings))
     b_nodes, b_edges = _by_id(b.nodes), _by_id(b.edges)
     rewired = [c.id for c in diff.edges_changed if c.endpoints_changed]
     events += [EdgeRemoved(edge_id=e.id) for e in diff.edges_removed]
@@ -223,13 +229,24 @@ def merge(base: Flow, current: Flow, saved: Flow) -> Flow:
     description = merger.value(
         "description", base.description, current.description, saved.description
     )
+    settings = merger.value(
+        "settings",
+        msgspec.to_builtins(base.settings),
+        msgspec.to_builtins(current.settings),
+        msgspec.to_builtins(saved.settings),
+    )
     nodes = merger.items("nodes", base.nodes, current.nodes, saved.nodes, _merge_node)
     edges = merger.items("edges", base.edges, current.edges, saved.edges, _merge_edge)
     merger.check_dangling(nodes, edges, base, current, saved)
     if merger.conflicts:
         raise MergeConflict(merger.conflicts)
     return msgspec.structs.replace(
-        current, name=name, description=description, nodes=nodes, edges=edges
+        current,
+        name=name,
+        description=description,
+        settings=msgspec.convert(settings, FlowSettings),
+        nodes=nodes,
+        edges=edges,
     )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 
 from dataflow.events.journal import EventData, RecordedEvent
-from dataflow.model import Edge, EdgeSettings, Flow, Node, Position
+from dataflow.model import Edge, EdgeSettings, Flow, FlowSettings, Node, Position
 
 
 class FlowEvent(msgspec.Struct, tag_field="type", frozen=True, kw_only=True):
@@ -72,6 +72,10 @@ class FlowDescribed(FlowEvent):
     description: str
 
 
+class FlowSettingsChanged(FlowEvent):
+    settings: FlowSettings
+
+
 class FlowDeleted(FlowEvent):
     """Soft delete: the stream stays readable for audit."""
 
@@ -95,6 +99,7 @@ AnyFlowEvent = (
     | EdgeSettingsChanged
     | FlowRenamed
     | FlowDescribed
+    | FlowSettingsChanged
     | FlowDeleted
     | FlowReverted
 )
@@ -159,6 +164,8 @@ def apply(flow: Flow | None, event: FlowEvent) -> Flow:
             return replace(flow, name=name)
         case FlowDescribed(description=description):
             return replace(flow, description=description)
+        case FlowSettingsChanged(settings=settings):
+            return replace(flow, settings=settings)
         case FlowDeleted() | FlowReverted():
             return flow
     raise TypeError(f"unknown flow event {event!r}")
@@ -203,6 +210,8 @@ def summarize(events: Iterable[FlowEvent]) -> str:
                 parts.append(f"renamed flow to {name!r}")
             case FlowDescribed():
                 parts.append("changed description")
+            case FlowSettingsChanged():
+                parts.append("changed flow settings")
             case FlowDeleted():
                 parts.append("deleted flow")
             case FlowReverted(to_version=version):

@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from dataflow.graph.issues import Column, Issue, ValidationReport, msgspec_issue
 from dataflow.model import Edge, Flow, Node
-from dataflow.processor import Processor, ProcessorConfig, Registry, SchemaError, Source
+from dataflow.processor import Processor, ProcessorConfig, Registry, SchemaError, Sink, Source
 from dataflow.secrets import Secrets, find_refs, secret_fields, substitute
 
 
@@ -24,6 +24,7 @@ class _LooseFlow(msgspec.Struct, kw_only=True):
     format_version: Any = 1
     nodes: list[Any] = msgspec.field(default_factory=list)
     edges: list[Any] = msgspec.field(default_factory=list)
+    settings: Any = msgspec.UNSET
 
 
 def validate_document(
@@ -54,7 +55,11 @@ def validate_document(
             edges.append(msgspec.convert(raw, type=Edge))
         except msgspec.ValidationError as exc:
             errors.append(msgspec_issue(exc, f"edges[{i}]", **_raw_id(raw, "edge_id")))
-    top = {k: v for k, v in msgspec.structs.asdict(loose).items() if k not in ("nodes", "edges")}
+    top = {
+        k: v
+        for k, v in msgspec.structs.asdict(loose).items()
+        if k not in ("nodes", "edges") and v is not msgspec.UNSET
+    }
     try:
         flow = msgspec.convert({**top, "nodes": [], "edges": []}, type=Flow)
     except msgspec.ValidationError as exc:
@@ -100,6 +105,7 @@ class _Validator:
     def run(self) -> ValidationReport:
         self.check_ids()
         self.check_nodes()
+        self.check_delivery()
         graph = self.check_edges()
         self.check_ports_connected(graph)
         acyclic = self.check_cycles(graph)
@@ -140,6 +146,20 @@ class _Validator:
                 issue = msgspec_issue(exc, f"nodes[{i}].config", node_id=node.id)
                 issue.message = f"{node.type} in node {node.id!r}: {issue.message}"
                 self.errors.append(issue)
+
+    def check_delivery(self) -> None:
+        if self.flow.settings.delivery != "exactly_once":
+            return
+        for i, node in enumerate(self.flow.nodes):
+            cls = self.classes.get(node.id)
+            if cls is not None and issubclass(cls, Sink) and not cls.exactly_once:
+                self.error(
+                    f"nodes[{i}]",
+                    "delivery_unsupported",
+                    f"{node.type} in node {node.id!r} cannot deliver exactly once; use "
+                    "settings.delivery at_least_once or an exactly-once sink",
+                    node_id=node.id,
+                )
 
     def check_secrets(self, i: int, node: Node) -> dict[str, Any]:
         """Secret fields must hold references; returns the config with references replaced

@@ -172,6 +172,35 @@ class Sink(Processor[C]):
     async def flush_async(self) -> None:
         await asyncio.to_thread(self.flush)
 
+    # -- checkpoints (two-phase commit for exactly-once delivery) -------------------
+    #: Whether the sink stages data per checkpoint and publishes it only once the checkpoint
+    #: is committed, so that replays after a crash never show twice (delivery exactly_once).
+    exactly_once: ClassVar[bool] = False
+
+    def prepare_checkpoint(self, checkpoint_id: int) -> None:
+        """A checkpoint barrier reached the sink: make everything before it durable and ready
+        to publish (exactly-once sinks stage it: temporary files, a staging table). Default:
+        flush. Phase one: the checkpoint is committed in the journal after every sink did."""
+        self.flush()
+
+    def commit_checkpoint(self, checkpoint_id: int) -> None:
+        """Phase two: checkpoint `checkpoint_id` is committed in the journal; publish what was
+        staged for it and for any earlier one. Must be idempotent (it may be called again
+        after a crash)."""
+
+    def recover(self, committed_checkpoint_id: int | None) -> None:
+        """Before `open()` of a restarted run: publish what was staged up to the committed
+        checkpoint (if not yet published) and discard what was staged after it."""
+
+    async def prepare_checkpoint_async(self, checkpoint_id: int) -> None:
+        await asyncio.to_thread(self.prepare_checkpoint, checkpoint_id)
+
+    async def commit_checkpoint_async(self, checkpoint_id: int) -> None:
+        await asyncio.to_thread(self.commit_checkpoint, checkpoint_id)
+
+    async def recover_async(self, committed_checkpoint_id: int | None) -> None:
+        await asyncio.to_thread(self.recover, committed_checkpoint_id)
+
     def output_schema(self, inputs: Mapping[str, pa.Schema]) -> Mapping[str, pa.Schema] | None:
         return {}
 
