@@ -8,7 +8,7 @@ import typing
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 import msgspec
 import pyarrow as pa
@@ -41,6 +41,8 @@ class Context:
     data_dir: Path = field(default_factory=Path.cwd)
     allow_python: bool = False
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("dataflow.node"))
+    #: The flow's delivery mode (settings.delivery): exactly-once sinks stage until commit.
+    delivery: Literal["at_least_once", "exactly_once"] = "at_least_once"
 
 
 class Processor(Generic[C]):
