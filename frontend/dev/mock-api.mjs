@@ -85,9 +85,20 @@ function outputsOf(n) {
   return outs;
 }
 
+const DEFAULT_SETTINGS = { delivery: "at_least_once", checkpoint_interval_seconds: 5 };
+// Sinks that can deliver exactly once (two-phase commit); the others get delivery_unsupported.
+const EXACTLY_ONCE_SINKS = new Set(["write_file"]);
+
 function validate(doc) {
   const errors = [], warnings = [], schemas = {};
   if (!doc.name) errors.push({ path: "name", code: "missing", message: "The flow needs a name." });
+  const settings = { ...DEFAULT_SETTINGS, ...(doc.settings ?? {}) };
+  if (!["at_least_once", "exactly_once"].includes(settings.delivery)) errors.push({ path: "settings.delivery", code: "invalid_document", message: "Invalid enum value" });
+  const interval = settings.checkpoint_interval_seconds;
+  if (typeof interval !== "number" || !(interval > 0) || interval > 3600) errors.push({ path: "settings.checkpoint_interval_seconds", code: "invalid_document", message: "Expected `float` > 0 and <= 3600" });
+  if (settings.delivery === "exactly_once") (doc.nodes ?? []).forEach((n, i) => {
+    if (byType.get(n.type)?.category === "sink" && !EXACTLY_ONCE_SINKS.has(n.type)) errors.push({ path: `nodes[${i}]`, node_id: n.id, code: "delivery_unsupported", message: `${n.type} in node '${n.id}' cannot deliver exactly once; use settings.delivery at_least_once or an exactly-once sink` });
+  });
   const ids = new Set();
   (doc.nodes ?? []).forEach((n, i) => {
     if (ids.has(n.id)) errors.push({ path: `nodes[${i}].id`, node_id: n.id, code: "duplicate", message: `Duplicate node id ${n.id}` });
@@ -125,7 +136,7 @@ function addEvent(id, type, payload, stream = "design") { const f = flows.get(id
 function create(doc) {
   let id = doc.id || (doc.name || "flow").toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || `flow-${++seq}`;
   while (flows.has(id)) id = `${id}-${++seq}`;
-  const d = { id, name: doc.name, description: doc.description ?? "", format_version: 1, nodes: doc.nodes ?? [], edges: doc.edges ?? [] };
+  const d = { ...doc, id, name: doc.name, description: doc.description ?? "", format_version: 1, nodes: doc.nodes ?? [], edges: doc.edges ?? [], settings: { ...DEFAULT_SETTINGS, ...(doc.settings ?? {}) } };
   flows.set(id, { versions: [d], created_at: now(), updated_at: now(), run: { run_id: null, flow_id: id, flow_version: null, state: "configured", started_at: null, updated_at: null, error: null, error_node: null }, events: [], started: 0 });
   addEvent(id, "FlowCreated", { name: d.name });
   return id;
@@ -146,6 +157,7 @@ function diff(a, b) {
     edges_added: b.edges.filter((e) => !ae.has(e.id)), edges_removed: a.edges.filter((e) => !be.has(e.id)),
     edges_changed: b.edges.filter((e) => ae.has(e.id) && JSON.stringify(ae.get(e.id).settings) !== JSON.stringify(e.settings)).map((e) => ({ id: e.id, settings: Object.fromEntries(Object.keys(e.settings).filter((k) => ae.get(e.id).settings[k] !== e.settings[k]).map((k) => [k, { old: ae.get(e.id).settings[k], new: e.settings[k] }])) })),
     name_changed: a.name !== b.name, description_changed: a.description !== b.description,
+    settings_changed: JSON.stringify({ ...DEFAULT_SETTINGS, ...(a.settings ?? {}) }) !== JSON.stringify({ ...DEFAULT_SETTINGS, ...(b.settings ?? {}) }),
   };
 }
 
@@ -249,7 +261,7 @@ const server = createServer(async (req, res) => {
             return json(res, 409, err(409, "Version conflict", `Expected version ${expected_version}, the flow is at ${cur}.`, [], { current_version: cur, conflicts }));
           }
           const v = validate(flow);
-          if (!flow.name) return json(res, 422, err(422, "Invalid flow", "The document does not validate", v.errors));
+          if (!flow.name || v.errors.some((e) => e.code === "invalid_document")) return json(res, 422, err(422, "Invalid flow", "The document does not validate", v.errors));
           const changed = JSON.stringify(flow) !== JSON.stringify(f.versions.at(-1));
           if (changed) { f.versions.push({ ...flow, id }); f.updated_at = now(); addEvent(id, "FlowSaved", { nodes: flow.nodes.length }); }
           return json(res, 200, { ...envelope(id), merged: false, changed });

@@ -19,7 +19,7 @@ describe("api client", () => {
   it("keeps the 409 conflict body", async () => {
     const body = { status: 409, title: "Conflict", detail: "stale", errors: [], current_version: 7, conflicts: [{ path: "nodes.a.config", kind: "config_changed", base: 1, current: 2, saved: 3 }] };
     vi.stubGlobal("fetch", vi.fn(async () => jsonResponse(409, body)));
-    const err = await api.saveFlow("f", { id: "f", name: "n", description: "", format_version: 1, nodes: [], edges: [] }, 5).catch((x: unknown) => x);
+    const err = await api.saveFlow("f", { id: "f", name: "n", description: "", format_version: 1, nodes: [], edges: [], settings: { delivery: "at_least_once", checkpoint_interval_seconds: 5 } }, 5).catch((x: unknown) => x);
     expect(err).toBeInstanceOf(ApiError);
     expect((err as ApiError).conflict?.current_version).toBe(7);
     expect((err as ApiError).conflict?.conflicts).toHaveLength(1);
@@ -28,7 +28,7 @@ describe("api client", () => {
   it("sends the expected version with the document", async () => {
     const fetchMock = vi.fn(async (_url: string, _init: RequestInit) => jsonResponse(200, { flow: {}, version: 2, merged: false, changed: true }));
     vi.stubGlobal("fetch", fetchMock);
-    await api.saveFlow("a b", { id: "a b", name: "n", description: "", format_version: 1, nodes: [], edges: [] }, 1);
+    await api.saveFlow("a b", { id: "a b", name: "n", description: "", format_version: 1, nodes: [], edges: [], settings: { delivery: "at_least_once", checkpoint_interval_seconds: 5 } }, 1);
     const [url, init] = fetchMock.mock.calls[0]!;
     expect(url).toBe("/api/v1/flows/a%20b");
     expect(init.method).toBe("PUT");

@@ -41,6 +41,20 @@ export type FlowEdge = {
   settings: EdgeSettings;
 };
 
+export type Delivery = "at_least_once" | "exactly_once";
+
+/** How the flow runs (backend `FlowSettings`). */
+export type FlowSettings = {
+  delivery: Delivery;
+  /** Seconds between checkpoints: > 0 and <= 3600. */
+  checkpoint_interval_seconds: number;
+};
+
+/**
+ * The flow document. The server may send top-level fields this type does not list yet
+ * (a newer format): the editor keeps them as they came (every Flow -> Flow function
+ * spreads the document it was given), so saving never drops what it does not know.
+ */
 export type Flow = {
   id: string;
   name: string;
@@ -48,10 +62,14 @@ export type Flow = {
   format_version: number;
   nodes: FlowNode[];
   edges: FlowEdge[];
+  settings: FlowSettings;
 };
 
 export const FORMAT_VERSION = 1;
 export const DEFAULT_EDGE_SETTINGS: EdgeSettings = { max_batches: 64, max_bytes: 64 * 1024 * 1024 };
+export const DEFAULT_FLOW_SETTINGS: FlowSettings = { delivery: "at_least_once", checkpoint_interval_seconds: 5 };
+/** Bounds of `settings.checkpoint_interval_seconds` (exclusive minimum, inclusive maximum). */
+export const CHECKPOINT_INTERVAL_BOUNDS = { exclusiveMinimum: 0, maximum: 3600 } as const;
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 /* ------------------------------------------------------------------------ errors */
@@ -240,6 +258,7 @@ export interface FlowDiff {
   edges_changed: EdgeChange[];
   name_changed: boolean;
   description_changed: boolean;
+  settings_changed: boolean;
 }
 
 export interface FlowEvent {

@@ -1,9 +1,10 @@
-/** Nothing selected: the flow's name and description, and how to get started. */
+/** Nothing selected: the flow's name, description and run settings, and how to get started. */
 
 import type { Dispatch } from "react";
 import type { Flow } from "../api/types";
 import type { IssueIndex } from "../model/errorPaths";
 import type { EditorAction } from "./editorState";
+import { FlowSettingsForm } from "./FlowSettingsForm";
 
 export function FlowInspector({ doc, dispatch, issues }: { doc: Flow; dispatch: Dispatch<EditorAction>; issues: IssueIndex }) {
   const nameIssues = issues.flow.filter((i) => i.field === "name");
@@ -47,6 +48,7 @@ export function FlowInspector({ doc, dispatch, issues }: { doc: Flow; dispatch: 
           }}
         />
       </div>
+      <FlowSettingsForm doc={doc} dispatch={dispatch} issues={issues} />
       <dl className="kv">
         <dt>Id</dt>
         <dd>

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { sampleFlow } from "../test/fixtures";
-import { updateNode } from "../model/edits";
+import { updateFlowSettings, updateNode } from "../model/edits";
 import { editorReducer, initEditorState, isDirty } from "./editorState";
 
 describe("editor state", () => {
@@ -33,6 +33,23 @@ describe("editor state", () => {
     s = editorReducer(s, { type: "saved", flow: structuredClone(sent2), version: 3, sent: sent2 });
     expect(isDirty(s)).toBe(true);
     expect(s.version).toBe(3);
+  });
+
+  it("settings edits are undoable, mark the flow dirty, and survive other edits and saves", () => {
+    let s = initEditorState({ ...sampleFlow(), settings: { delivery: "exactly_once", checkpoint_interval_seconds: 2 } }, 1);
+    expect(s.history.present.settings).toEqual({ delivery: "exactly_once", checkpoint_interval_seconds: 2 });
+    s = editorReducer(s, { type: "edit", update: (f) => updateFlowSettings(f, { checkpoint_interval_seconds: 3 }), key: "flow:settings.checkpoint_interval_seconds" });
+    s = editorReducer(s, { type: "edit", update: (f) => updateFlowSettings(f, { checkpoint_interval_seconds: 30 }), key: "flow:settings.checkpoint_interval_seconds" });
+    expect(isDirty(s)).toBe(true);
+    expect(s.history.past).toHaveLength(1); // typing "30" is one step
+    s = editorReducer(s, { type: "undo" });
+    expect(isDirty(s)).toBe(false);
+    expect(s.history.present.settings.checkpoint_interval_seconds).toBe(2);
+    s = editorReducer(s, { type: "edit", update: (f) => updateNode(f, "filter-1", { name: "renamed" }) });
+    const sent = s.history.present;
+    expect(sent.settings).toEqual({ delivery: "exactly_once", checkpoint_interval_seconds: 2 });
+    s = editorReducer(s, { type: "saved", flow: structuredClone(sent), version: 2, sent });
+    expect(s.history.present.settings).toEqual({ delivery: "exactly_once", checkpoint_interval_seconds: 2 });
   });
 
   it("deleting a selected node prunes the selection", () => {

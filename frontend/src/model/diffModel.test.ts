@@ -3,7 +3,7 @@ import type { FlowDiff } from "../api/types";
 import { sampleFlow } from "../test/fixtures";
 import { buildDiffModel, formatValue } from "./diffModel";
 
-const empty: FlowDiff = { nodes_added: [], nodes_removed: [], nodes_changed: [], edges_added: [], edges_removed: [], edges_changed: [], name_changed: false, description_changed: false };
+const empty: FlowDiff = { nodes_added: [], nodes_removed: [], nodes_changed: [], edges_added: [], edges_removed: [], edges_changed: [], name_changed: false, description_changed: false, settings_changed: false };
 
 describe("diff rendering model", () => {
   it("an empty diff says so", () => {
@@ -38,6 +38,21 @@ describe("diff rendering model", () => {
     expect(edges[0]!.label).toBe("filter-1.matched → console-1.in");
     expect(edges[1]!.details).toEqual([{ label: "settings.max_batches", old: "64", new: "8" }]);
     expect(m.summary).toBe("flow name changed, 1 node added, 1 node removed, 1 node changed, 1 connection added, 1 connection changed");
+  });
+
+  it("shows flow-level changes: name, description, settings", () => {
+    const m = buildDiffModel({ ...empty, description_changed: true, settings_changed: true });
+    expect(m.sections).toEqual([
+      {
+        title: "Flow",
+        items: [
+          { kind: "changed", id: "description", label: "Flow description changed", details: [] },
+          { kind: "changed", id: "settings", label: "Flow settings changed", details: [] },
+        ],
+      },
+    ]);
+    expect(m.summary).toBe("flow description changed, flow settings changed");
+    expect(m.empty).toBe(false);
   });
 
   it("truncates long values", () => {

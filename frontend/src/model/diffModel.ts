@@ -87,6 +87,7 @@ export function buildDiffModel(diff: FlowDiff): DiffModel {
   const flowItems: DiffItem[] = [];
   if (diff.name_changed) flowItems.push({ kind: "changed", id: "name", label: "Flow name changed", details: [] });
   if (diff.description_changed) flowItems.push({ kind: "changed", id: "description", label: "Flow description changed", details: [] });
+  if (diff.settings_changed) flowItems.push({ kind: "changed", id: "settings", label: "Flow settings changed", details: [] });
 
   const sections: DiffSection[] = [];
   if (flowItems.length) sections.push({ title: "Flow", items: flowItems });

@@ -1,7 +1,7 @@
 /** Domain edits of a flow document: pure functions Flow -> Flow (structural sharing, never mutating). */
 
-import { DEFAULT_EDGE_SETTINGS, FORMAT_VERSION } from "../api/types";
-import type { EdgeSettings, Flow, FlowEdge, FlowNode, JsonObject, Position, ProcessorInfo } from "../api/types";
+import { DEFAULT_EDGE_SETTINGS, DEFAULT_FLOW_SETTINGS, FORMAT_VERSION } from "../api/types";
+import type { EdgeSettings, Flow, FlowEdge, FlowNode, FlowSettings, JsonObject, Position, ProcessorInfo } from "../api/types";
 import { newEdgeId, uniqueNodeId } from "./ids";
 
 export type DomainEdit =
@@ -10,32 +10,44 @@ export type DomainEdit =
   | { kind: "remove-edge"; id: string };
 
 export function emptyFlow(name: string): Flow {
-  return { id: "", name, description: "", format_version: FORMAT_VERSION, nodes: [], edges: [] };
+  return { id: "", name, description: "", format_version: FORMAT_VERSION, nodes: [], edges: [], settings: { ...DEFAULT_FLOW_SETTINGS } };
 }
 
-/** Fill in what an imported or older document may lack, so the editor can rely on it. */
+/**
+ * Fill in what an imported or older document may lack, so the editor can rely on it.
+ *
+ * Every level starts from a spread of what came in: a field the editor does not know
+ * (a newer format's, or one added to settings, a node or an edge) is kept as it is,
+ * so saving from the editor never drops it.
+ */
 export function normalizeFlow(flow: Flow): Flow {
   return {
+    ...flow,
     id: flow.id ?? "",
     name: flow.name ?? "",
     description: flow.description ?? "",
     format_version: flow.format_version ?? FORMAT_VERSION,
     nodes: (flow.nodes ?? []).map((n) => ({
-      id: n.id,
-      type: n.type,
+      ...n,
       name: n.name ?? "",
       config: n.config ?? {},
-      position: { x: n.position?.x ?? 0, y: n.position?.y ?? 0 },
+      position: { ...n.position, x: n.position?.x ?? 0, y: n.position?.y ?? 0 },
     })),
     edges: (flow.edges ?? []).map((e) => ({
-      id: e.id,
-      source: e.source,
+      ...e,
       source_port: e.source_port ?? "out",
-      target: e.target,
       target_port: e.target_port ?? "in",
       settings: { ...DEFAULT_EDGE_SETTINGS, ...(e.settings ?? {}) },
     })),
+    settings: { ...DEFAULT_FLOW_SETTINGS, ...(flow.settings ?? {}) },
   };
+}
+
+/** Replace some of the flow's settings (the other settings and every other field are kept). */
+export function updateFlowSettings(flow: Flow, patch: Partial<FlowSettings>): Flow {
+  const keys = Object.keys(patch) as (keyof FlowSettings)[];
+  if (keys.every((k) => Object.is(flow.settings[k], patch[k]))) return flow;
+  return { ...flow, settings: { ...flow.settings, ...patch } };
 }
 
 export function nodeIds(flow: Flow): Set<string> {
@@ -88,7 +100,7 @@ export function moveNodes(flow: Flow, positions: ReadonlyMap<string, Position>):
     const p = positions.get(n.id);
     if (!p || (p.x === n.position.x && p.y === n.position.y)) return n;
     changed = true;
-    return { ...n, position: { x: p.x, y: p.y } };
+    return { ...n, position: { ...n.position, x: p.x, y: p.y } };
   });
   return changed ? { ...flow, nodes } : flow;
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
+import type { Flow } from "../api/types";
 import { sampleFlow } from "../test/fixtures";
 import { edgeChangesToEdits, nodeChangesToEdits } from "./changes";
-import { applyEdits, normalizeFlow, reconcile } from "./edits";
+import { applyEdits, emptyFlow, moveNodes, normalizeFlow, reconcile, updateFlowSettings, updateNode } from "./edits";
 import { emptyView, fromRf, toRfEdges, toRfNodes, type FlowRfEdge, type ProcessorRfNode } from "./graph";
 
 describe("flow document <-> React Flow", () => {
@@ -48,6 +49,63 @@ describe("flow document <-> React Flow", () => {
     const f = normalizeFlow(raw);
     expect(f.nodes[0]).toEqual({ id: "a", type: "filter", name: "", config: {}, position: { x: 0, y: 0 } });
     expect(f.edges[0]).toMatchObject({ source_port: "out", target_port: "in", settings: { max_batches: 64, max_bytes: 67108864 } });
+    expect(f.settings).toEqual({ delivery: "at_least_once", checkpoint_interval_seconds: 5 });
+  });
+
+  it("fills only the settings a document lacks", () => {
+    const raw = { ...sampleFlow(), settings: { delivery: "exactly_once" } } as never;
+    expect(normalizeFlow(raw).settings).toEqual({ delivery: "exactly_once", checkpoint_interval_seconds: 5 });
+  });
+
+  it("a new flow has the default settings", () => {
+    const f = emptyFlow("new");
+    expect(f).toEqual({ id: "", name: "new", description: "", format_version: 1, nodes: [], edges: [], settings: { delivery: "at_least_once", checkpoint_interval_seconds: 5 } });
+    expect(normalizeFlow(f)).toEqual(f);
+  });
+});
+
+describe("lossless round trip (settings and fields the editor does not know)", () => {
+  /** A document as a newer server might send it: non-default settings, unknown fields at every level. */
+  function richDocument(): Flow {
+    const f = sampleFlow();
+    return {
+      ...f,
+      settings: { delivery: "exactly_once", checkpoint_interval_seconds: 2.5, future_setting: "x" },
+      labels: { team: "payments" },
+      future_field: [1, 2, 3],
+      nodes: f.nodes.map((n, i) => (i === 0 ? { ...n, notes: "keep me", position: { ...n.position, z: 1 } } : n)),
+      edges: f.edges.map((e, i) => (i === 0 ? { ...e, color: "red" } : e)),
+    } as Flow;
+  }
+
+  it("normalize -> toRf -> fromRf gives back the same document", () => {
+    const doc = richDocument();
+    const original = structuredClone(doc);
+    const normalized = normalizeFlow(doc);
+    expect(normalized).toEqual(original);
+    const nodes = JSON.parse(JSON.stringify(toRfNodes(normalized, emptyView()))) as ProcessorRfNode[];
+    const edges = JSON.parse(JSON.stringify(toRfEdges(normalized, emptyView()))) as FlowRfEdge[];
+    const back = fromRf(normalized, nodes, edges);
+    expect(back).toEqual(original);
+    expect(JSON.stringify(back)).toBe(JSON.stringify(original)); // same keys, same order
+    expect(doc).toEqual(original); // nothing mutated
+  });
+
+  it("edits keep the settings and the unknown fields", () => {
+    const doc = normalizeFlow(richDocument());
+    const edited = moveNodes(updateNode(doc, "filter-1", { name: "renamed" }), new Map([["generate-1", { x: 5, y: 6 }]]));
+    expect(edited.settings).toBe(doc.settings);
+    expect((edited as unknown as Record<string, unknown>)["labels"]).toEqual({ team: "payments" });
+    expect((edited as unknown as Record<string, unknown>)["future_field"]).toEqual([1, 2, 3]);
+    expect(edited.nodes[0]).toEqual({ ...doc.nodes[0], position: { x: 5, y: 6, z: 1 } });
+  });
+
+  it("updateFlowSettings changes one setting and keeps the others", () => {
+    const doc = normalizeFlow(richDocument());
+    const next = updateFlowSettings(doc, { checkpoint_interval_seconds: 10 });
+    expect(next.settings).toEqual({ delivery: "exactly_once", checkpoint_interval_seconds: 10, future_setting: "x" });
+    expect((next as unknown as Record<string, unknown>)["labels"]).toBe((doc as unknown as Record<string, unknown>)["labels"]);
+    expect(updateFlowSettings(doc, { delivery: "exactly_once" })).toBe(doc); // no change, same object
   });
 });
 

@@ -75,14 +75,14 @@ export function toRfEdges(flow: Flow, view: ViewState, cache?: Map<string, FlowR
   return out;
 }
 
-/** The inverse mapping: canvas nodes/edges back to a flow document (keeps flow-level fields of `base`). */
-export function fromRf(base: Pick<Flow, "id" | "name" | "description" | "format_version">, nodes: readonly ProcessorRfNode[], edges: readonly FlowRfEdge[]): Flow {
+/**
+ * The inverse mapping: canvas nodes/edges back to a flow document. Every flow-level field
+ * of `base` (settings, and any field the editor does not know) is kept as it is.
+ */
+export function fromRf(base: Omit<Flow, "nodes" | "edges">, nodes: readonly ProcessorRfNode[], edges: readonly FlowRfEdge[]): Flow {
   return {
-    id: base.id,
-    name: base.name,
-    description: base.description,
-    format_version: base.format_version,
-    nodes: nodes.map((n) => ({ ...n.data, id: n.id, position: { x: n.position.x, y: n.position.y } })),
+    ...base,
+    nodes: nodes.map((n) => ({ ...n.data, id: n.id, position: { ...n.data.position, x: n.position.x, y: n.position.y } })),
     edges: edges.map((e) => ({
       ...(e.data as FlowEdge),
       id: e.id,

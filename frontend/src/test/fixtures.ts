@@ -61,5 +61,6 @@ export function sampleFlow(): Flow {
       { id: "e-1", source: "generate-1", source_port: "out", target: "filter-1", target_port: "in", settings: { max_batches: 64, max_bytes: 67108864 } },
       { id: "e-2", source: "filter-1", source_port: "matched", target: "console-1", target_port: "in", settings: { max_batches: 8, max_bytes: 1024 } },
     ],
+    settings: { delivery: "at_least_once", checkpoint_interval_seconds: 5 },
   };
 }
