@@ -188,6 +188,9 @@ class RedisStream(Source[RedisStreamConfig]):
                 )
                 await asyncio.sleep(wait)  # the client reconnects on the next command
                 wait = min(wait * 2, 30.0)
+                # A reply lost with the connection may have delivered entries to this
+                # consumer: read its own pending list again before new entries.
+                pending = True
                 continue
             except ResponseError as exc:
                 if "NOGROUP" not in str(exc):

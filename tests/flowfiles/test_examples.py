@@ -1,4 +1,6 @@
-"""Every example in flowfiles/ validates and runs to completion on the real engine."""
+"""Every example in flowfiles/ validates; those that need no outside service also run to
+completion on the real engine here (tests/e2e_connectors runs the others against the real
+services)."""
 
 from __future__ import annotations
 
@@ -15,9 +17,46 @@ from tests.server import ROOT
 
 EXAMPLES = sorted((ROOT / "flowfiles").glob("*.json"))
 
+#: Processors that talk to a server outside DataFlow, or (http_listen) wait for clients to
+#: send records: an example using one cannot run to completion here.
+NEEDS_A_SERVER = frozenset(
+    {
+        "cassandra_write",
+        "elasticsearch_index",
+        "http_listen",
+        "http_poll",
+        "http_post",
+        "kafka_consume",
+        "kafka_publish",
+        "postgres_query",
+        "postgres_write",
+        "redis_stream",
+        "redis_write",
+        "websocket_subscribe",
+    }
+)
+
+
+def needs_a_server(path) -> bool:
+    return any(n["type"] in NEEDS_A_SERVER for n in json.loads(path.read_text())["nodes"])
+
+
+SELF_CONTAINED = [p for p in EXAMPLES if not needs_a_server(p)]
+WITH_SERVERS = [p for p in EXAMPLES if needs_a_server(p)]
+
 
 def test_there_are_at_least_three_examples():
     assert len(EXAMPLES) >= 3
+
+
+def test_the_server_processor_types_exist():
+    assert not NEEDS_A_SERVER - set(default_registry().names())  # a renamed processor
+
+
+@pytest.mark.parametrize("path", WITH_SERVERS, ids=lambda p: p.stem)
+def test_examples_needing_a_server_run_in_the_connector_end_to_end_tests(path):
+    runs = (ROOT / "tests" / "e2e_connectors" / "test_examples_run.py").read_text()
+    assert f'"{path.stem}"' in runs
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
@@ -28,7 +67,7 @@ def test_example_validates_without_warnings(path):
     assert flow.id == path.stem  # file name = flow id: easy to find
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", SELF_CONTAINED, ids=lambda p: p.stem)
 async def test_example_runs_to_completion(path, tmp_path, monkeypatch):
     # Examples use paths relative to the repository; outputs land under tmp_path/data.
     monkeypatch.chdir(tmp_path)
