@@ -12,6 +12,7 @@ from dataflow.api.errors import ApiError, invalid
 from dataflow.api.services import Services
 from dataflow.events.diff import FlowDiff
 from dataflow.events.flows import FlowState, HistoryEntry, VersionInfo
+from dataflow.events.projections import FlowSummary
 from dataflow.graph import ValidationReport, validate_document, validate_flow
 from dataflow.model import Flow, export_flow, new_id
 
@@ -33,15 +34,9 @@ class SavedFlow(FlowEnvelope, kw_only=True):
     changed: bool
 
 
-class FlowListItem(msgspec.Struct, kw_only=True):
-    id: str
-    name: str
-    description: str
-    version: int
-    node_count: int
-    edge_count: int
-    created_at: float
-    updated_at: float
+class FlowListItem(FlowSummary, kw_only=True):
+    """A flow-list row plus the state of the flow's latest run."""
+
     state: str
 
 
