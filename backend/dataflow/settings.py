@@ -29,8 +29,9 @@ class Settings(msgspec.Struct, kw_only=True):
     metrics_push_seconds: Annotated[float, msgspec.Meta(gt=0)] = 1.0
     #: Seconds between MetricsReported events in the journal.
     metrics_event_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
-    #: Seconds between OffsetsReported events of a running flow (where a restart resumes).
-    offsets_report_seconds: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+    #: Seconds between checkpoints of every running flow, overriding each flow's own
+    #: settings.checkpoint_interval_seconds; None (the default): each flow's own.
+    offsets_report_seconds: Annotated[float, msgspec.Meta(gt=0)] | None = None
     #: On shutdown, seconds to let running flows drain before cancelling them.
     shutdown_drain_seconds: Annotated[float, msgspec.Meta(ge=0)] = 10.0
     #: Restart, on start-up, the runs that were running when the server stopped.

@@ -47,7 +47,7 @@ from dataflow.processor import (
     ui,
 )
 from dataflow.processor.base import Output
-from dataflow.runtime import FlowMetrics, FlowRun, RunContext
+from dataflow.runtime import Checkpoint, FlowMetrics, FlowRun, RunContext
 
 __all__ = [
     "ListSink",
@@ -283,17 +283,21 @@ def run_sink(
     batch_size: int | None = None,
     context: Context | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Write `rows` to a sink, flush and close it; returns the records it rejected, per port
-    (e.g. `failure`)."""
+    """Write `rows` to a sink as a run of a finite input does: recover(None), open, write,
+    then the run's last checkpoint (prepare_checkpoint(1), whose default is flush, and
+    commit_checkpoint(1)), close. Returns the records it rejected, per port (e.g.
+    `failure`)."""
 
     async def go() -> dict[str, list[dict[str, Any]]]:
         proc = _instantiate(cls, config, context)
         out: dict[str, list[dict[str, Any]]] = {}
+        await proc.recover_async(None)
         await proc.open()
         try:
             for batch in to_batches(rows, batch_size):
                 _collect(out, await proc.write_async(batch))
-            await proc.flush_async()
+            await proc.prepare_checkpoint_async(1)
+            await proc.commit_checkpoint_async(1)
         finally:
             await proc.close()
         return out
@@ -353,12 +357,15 @@ async def run_flow(
     timeout: float = 30.0,
     queue_capacity: int | None = None,
     offsets: Mapping[str, Any] | None = None,
+    restore: Checkpoint | None = None,
     context: RunContext | None = None,
 ) -> RunResult:
     """Run a flow to its end with the real engine and return what its list sinks collected.
 
     `registry` defaults to the installed processors plus the list source and sink;
     `queue_capacity` overrides every edge's max_batches (1 flushes out backpressure bugs).
+    `restore` resumes from a checkpoint (`FlowRun.checkpoint()` of an earlier run returns
+    one): source offsets, node state, sinks recovered up to it; `offsets` resumes sources only.
     A flow still running after `timeout` seconds is force-stopped: TimeoutError.
     """
     doc = as_flow(flow)
@@ -368,7 +375,7 @@ async def run_flow(
         registry = registry_with(
             *(c for c in default_registry() if c not in (ListSource, ListSink))
         )
-    run = FlowRun(doc, registry, context=context, offsets=offsets)
+    run = FlowRun(doc, registry, context=context, offsets=offsets, restore=restore)
     await run.start()
     try:
         outcome = await asyncio.wait_for(asyncio.shield(run.wait()), timeout)

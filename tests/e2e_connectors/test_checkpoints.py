@@ -1,8 +1,6 @@
 """Checkpoints of running flows reach the outside world: files published, offsets journaled
-and acknowledged upstream (Redis XACK, Kafka offset commit).
-
-Both tests are expected failures that document bugs of the runtime (see their reasons); they
-pass, and then fail as XPASS (strict), once those are fixed: remove the markers then."""
+and acknowledged upstream (Redis XACK, Kafka offset commit): an idle source does not hold a
+checkpoint up, and a graceful stop acknowledges its final offsets before closing."""
 
 from __future__ import annotations
 
@@ -25,13 +23,6 @@ from tests.e2e_connectors.support import (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runtime/nodes.py NodeRunner._run_source sends a checkpoint's barrier only after its "
-    "source's batches() yields the next batch; a source waiting for input (a stream with no new "
-    "entries, a poll with no new rows) holds every checkpoint up: files stay hidden, offsets are "
-    "neither journaled nor acknowledged until more data comes",
-)
 async def test_an_idle_source_still_checkpoints(redis_client, redis_prefix, tmp_path, api):
     stream = f"{redis_prefix}idle"
     ids = [await redis_client.xadd(stream, {"n": n}) for n in range(10)]
@@ -72,13 +63,6 @@ def api_without_checkpoints(settings) -> Iterator[Api]:
         yield Api(client)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runtime/runs.py RunManager._watch reports the drained run's offsets only after "
-    "engine.wait(), when every processor is closed: KafkaConsume.commit() finds no consumer and "
-    "commits nothing, so a graceful stop leaves the group's offsets at the last checkpoint and "
-    "the next run reads the records since then again",
-)
 async def test_a_graceful_stop_commits_the_drained_offsets_to_kafka(
     kafka_broker, api_without_checkpoints
 ):

@@ -167,7 +167,7 @@ async def test_a_barrier_goes_on_once_it_came_on_both_inputs(make_flow, capacity
     )
     await run.start()
     await until(lambda: len(run.processor("out").batches) >= 5)
-    offsets = await asyncio.wait_for(run.checkpoint(), 10)
+    offsets = (await asyncio.wait_for(run.checkpoint(), 10)).offsets
     assert set(offsets) == {"one", "two"}
     # Every record before the barrier, on both inputs, was written when it completed.
     assert sink_rows_at_checkpoint[0] >= offsets["one"] + offsets["two"]
@@ -190,8 +190,8 @@ async def test_a_barrier_waits_for_every_input_of_a_sink(make_flow, capacity, un
     run = FlowRun(flow, REGISTRY)
     await run.start()
     await until(lambda: len(run.processor("out").batches) >= 3)
-    first = await asyncio.wait_for(run.checkpoint(), 10)
-    second = await asyncio.wait_for(run.checkpoint(), 10)
+    first = (await asyncio.wait_for(run.checkpoint(), 10)).offsets
+    second = (await asyncio.wait_for(run.checkpoint(), 10)).offsets
     assert second["one"] >= first["one"]
     assert run.processor("out").flushes == 2
     await run.stop()
@@ -205,6 +205,6 @@ async def test_a_checkpoint_after_a_source_ended_uses_its_final_offset(make_flow
     run = FlowRun(flow, REGISTRY)
     await run.start()
     await until(lambda: run.metrics().nodes["done"].state == "finished")
-    offsets = await asyncio.wait_for(run.checkpoint(), 10)
+    offsets = (await asyncio.wait_for(run.checkpoint(), 10)).offsets
     assert offsets["done"] == 3
     await run.stop()

@@ -114,6 +114,54 @@ async def test_inbox_takes_nothing_while_its_gate_is_closed():
     await asyncio.wait_for(getter, 5)
 
 
+async def test_inbox_holds_an_input_back_after_its_barrier_until_every_input_sent_it():
+    a = EdgeQueue("a", 10, 1 << 30)
+    b = EdgeQueue("b", 10, 1 << 30)
+    inbox = Inbox([("left", a), ("right", b)])
+    a.put_marker(Barrier(1))
+    await a.put(batch(5))  # after the barrier: must wait for b's barrier
+    await b.put(batch(2))
+    await b.put(batch(3))
+    b.put_marker(Barrier(1))
+    assert (await inbox.get())[2] == Barrier(1)
+    assert inbox.held == {"a"}
+    # b's records before its barrier, not a's after it.
+    assert [(await inbox.get())[2].num_rows for _ in range(2)] == [2, 3]
+    assert (await inbox.get())[2] == Barrier(1)
+    assert inbox.held == set()  # aligned: a's held batch comes now
+    assert (await inbox.get())[2].num_rows == 5
+
+
+async def test_inbox_waits_while_every_input_with_data_is_held():
+    a = EdgeQueue("a", 10, 1 << 30)
+    b = EdgeQueue("b", 10, 1 << 30)
+    inbox = Inbox([("left", a), ("right", b)])
+    a.put_marker(Barrier(1))
+    await a.put(batch(5))
+    assert (await inbox.get())[2] == Barrier(1)
+    getter = await blocked(inbox.get())
+    b.put_marker(Barrier(1))
+    assert (await asyncio.wait_for(getter, 5))[2] == Barrier(1)
+    assert (await inbox.get())[2].num_rows == 5
+
+
+async def test_an_input_that_ends_releases_the_inputs_held_at_a_barrier():
+    a = EdgeQueue("a", 10, 1 << 30)
+    b = EdgeQueue("b", 10, 1 << 30)
+    inbox = Inbox([("left", a), ("right", b)])
+    a.put_marker(Barrier(1))
+    await a.put(batch(5))
+    b.put_marker(END_OF_STREAM)
+    assert (await inbox.get())[2] == Barrier(1)
+    assert (await inbox.get())[2] == END_OF_STREAM
+    assert inbox.held == set()
+    assert (await inbox.get())[2].num_rows == 5
+    a.put_marker(Barrier(2))  # a single open input: nothing to align, nothing held
+    await a.put(batch(1))
+    assert (await inbox.get())[2] == Barrier(2)
+    assert (await inbox.get())[2].num_rows == 1
+
+
 def test_barrier_goes_on_once_every_input_sent_it():
     aligner = BarrierAligner(["a", "b"])
     assert aligner.barrier("a", 1) == []

@@ -46,18 +46,34 @@ class RunCompleted(RunEvent, tag="RunCompleted"):
 
 
 class RunInterrupted(RunEvent, tag="RunInterrupted"):
-    """The server stopped under a running run; it is restarted on the next start."""
+    """The server stopped under a running run (after a last checkpoint, without ending the
+    flow's streams); it is restarted on the next start."""
 
     reason: str
 
 
 class RunRecovered(RunEvent, tag="RunRecovered"):
-    """Restarted after an interruption or crash, from these source offsets."""
+    """Restarted after an interruption or crash, from checkpoint `checkpoint_id` (None: from
+    the start, or from offsets an older server reported) with these source offsets."""
 
     offsets: dict[str, Any]
+    checkpoint_id: int | None = None
+
+
+class CheckpointCommitted(RunEvent, tag="CheckpointCommitted"):
+    """Checkpoint `checkpoint_id` is complete: every sink prepared the data before its
+    barrier. A restart resumes each source at `offsets` and each stateful node from its
+    state file (`state`: node id -> path relative to the data directory)."""
+
+    checkpoint_id: int
+    offsets: dict[str, Any]
+    state: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 class OffsetsReported(RunEvent, tag="OffsetsReported"):
+    """Source offsets journaled by servers before checkpoints carried node state (decoded
+    for the journals that hold them; no longer written)."""
+
     offsets: dict[str, Any]
 
 
@@ -75,6 +91,7 @@ AnyRunEvent = (
     | RunCompleted
     | RunInterrupted
     | RunRecovered
+    | CheckpointCommitted
     | OffsetsReported
     | MetricsReported
 )
@@ -94,8 +111,13 @@ class RunStatus(msgspec.Struct, kw_only=True):
     updated_at: float | None = None
     error: str | None = None
     error_node: str | None = None
-    #: Last source offsets reported (node id -> offset): where a restart resumes.
+    #: Source offsets of the last committed checkpoint (node id -> offset): where a restart
+    #: resumes.
     offsets: dict[str, Any] = msgspec.field(default_factory=dict)
+    #: The last committed checkpoint (None: none yet).
+    checkpoint_id: int | None = None
+    #: Its state files: stateful node id -> path relative to the data directory.
+    state_files: dict[str, str] = msgspec.field(default_factory=dict)
     #: Set when the server stopped under the run; cleared when it is recovered.
     interrupted: bool = False
 
@@ -136,6 +158,9 @@ def apply(status: RunStatus | None, event: RunEvent, at: float) -> RunStatus:
             status.interrupted = True
         case RunRecovered(offsets=offsets):
             status.interrupted, status.offsets = False, dict(offsets)
+        case CheckpointCommitted(checkpoint_id=checkpoint_id, offsets=offsets, state=state):
+            status.checkpoint_id = checkpoint_id
+            status.offsets, status.state_files = dict(offsets), dict(state)
         case OffsetsReported(offsets=offsets):
             status.offsets = {**status.offsets, **offsets}
         case MetricsReported():
@@ -144,6 +169,6 @@ def apply(status: RunStatus | None, event: RunEvent, at: float) -> RunStatus:
 
 
 def allowed(status: RunStatus, event: RunEvent) -> bool:
-    if isinstance(event, OffsetsReported | MetricsReported):
+    if isinstance(event, CheckpointCommitted | OffsetsReported | MetricsReported):
         return status.state in ACTIVE_STATES
     return type(event) in TRANSITIONS.get(status.state, set())

@@ -1,5 +1,6 @@
 """The runtime: runs flows on Arrow batches through bounded, back-pressured edge queues."""
 
+from dataflow.runtime.checkpoints import Checkpoint, CheckpointStore, MemoryCheckpoints
 from dataflow.runtime.engine import FlowBuildError, FlowRun, Listener, RunContext
 from dataflow.runtime.markers import Barrier, EndOfStream
 from dataflow.runtime.metrics import EdgeMetrics, FlowMetrics, NodeMetrics
@@ -16,7 +17,9 @@ from dataflow.runtime.state import (
 
 __all__ = [
     "Barrier",
+    "Checkpoint",
     "CheckpointCompleted",
+    "CheckpointStore",
     "EdgeMetrics",
     "EdgeQueue",
     "EndOfStream",
@@ -24,6 +27,7 @@ __all__ = [
     "FlowMetrics",
     "FlowRun",
     "Listener",
+    "MemoryCheckpoints",
     "NodeMetrics",
     "OffsetsChanged",
     "RunContext",

@@ -15,7 +15,13 @@ import msgspec
 from dataflow.model import Flow, new_id
 from dataflow.processor.base import Context, Processor, Source
 from dataflow.processor.registry import Registry
-from dataflow.runtime.checkpoints import CheckpointTracker
+from dataflow.runtime.checkpoints import (
+    Checkpoint,
+    CheckpointStore,
+    CheckpointTracker,
+    MemoryCheckpoints,
+    PendingCheckpoint,
+)
 from dataflow.runtime.memory import use_pipeline_memory_pool
 from dataflow.runtime.metrics import FlowMetrics, edge_metrics
 from dataflow.runtime.nodes import EdgeRuntime, NodeFailed, NodeRunner, describe
@@ -63,10 +69,15 @@ class FlowBuildError(ValueError):
 
 
 class FlowRun:
-    """Runs one flow: `await start()`, then `pause()`/`resume()`/`stop()`, `await wait()`.
+    """Runs one flow: `await start()`, then `pause()`/`resume()`/`stop()`/`interrupt()`,
+    `checkpoint()`, `await wait()`.
 
     Structural problems (unknown type, bad config, unknown port, cycle) raise FlowBuildError
     from the constructor; everything that goes wrong once started ends in state `failed`.
+
+    `restore` is the committed checkpoint a restarted run resumes from (source offsets, node
+    state; sinks recover up to its id); `offsets` alone resumes sources only. Complete
+    checkpoints are committed to `store` (default: kept in memory) before sinks publish them.
     """
 
     def __init__(
@@ -76,7 +87,11 @@ class FlowRun:
         *,
         context: RunContext | None = None,
         offsets: Mapping[str, Any] | None = None,
+        restore: Checkpoint | None = None,
+        store: CheckpointStore | None = None,
     ):
+        if restore is not None and offsets is not None:
+            raise ValueError("give the checkpoint to restore or offsets, not both")
         self.flow = flow
         self.context = context or RunContext(flow_id=flow.id)
         self.run_id = self.context.run_id
@@ -85,10 +100,20 @@ class FlowRun:
         self.flowing.set()
         self._state: RunState = "created"
         self._listeners: list[Listener] = []
-        self._restore = dict(offsets or {})
+        self._restored = restore
+        self._restore = dict(restore.offsets if restore is not None else offsets or {})
         self._offsets: dict[str, Any] = dict(self._restore)
+        self._store: CheckpointStore = store if store is not None else MemoryCheckpoints()
         self._stopping = False
         self._forced = False
+        self._interrupting = False
+        #: Commits happen one at a time, in id order; none once processors are closing.
+        self._commit_lock = asyncio.Lock()
+        self._committed_id = restore.checkpoint_id if restore is not None else 0
+        #: A complete checkpoint the store refused: the next checkpoint() commits it first
+        #: (a sink may wait for its commit before writing on: kafka_publish's transaction).
+        self._refused: Checkpoint | None = None
+        self._closing = False
         self._error: str | None = None
         self._error_node: str | None = None
         self._done = asyncio.Event()
@@ -100,6 +125,7 @@ class FlowRun:
         self._checkpoints = CheckpointTracker(
             (r.node.id for r in self._runners.values() if r.kind == "source"),
             (r.node.id for r in self._runners.values() if r.terminal),
+            last_id=self._committed_id,
         )
 
     # -- building ------------------------------------------------------------------------
@@ -127,6 +153,7 @@ class FlowRun:
                 data_dir=self.context.data_dir,
                 allow_python=self.context.allow_python,
                 logger=self.context.logger.getChild(node.id),
+                delivery=flow.settings.delivery,
             )
             try:
                 processors[node.id] = cls(config, ctx)
@@ -194,6 +221,10 @@ class FlowRun:
     def forced(self) -> bool:
         return self._forced
 
+    @property
+    def interrupting(self) -> bool:
+        return self._interrupting
+
     def offset_of(self, node_id: str) -> Any:
         return self._offsets.get(node_id)
 
@@ -210,6 +241,9 @@ class FlowRun:
         self._checkpoints.terminal_reached(checkpoint_id, node_id)
         self._complete_checkpoints()
 
+    def state_taken(self, node_id: str, checkpoint_id: int, data: bytes | None) -> None:
+        self._checkpoints.state_taken(checkpoint_id, node_id, data)
+
     # -- lifecycle -----------------------------------------------------------------------
     @property
     def state(self) -> RunState:
@@ -218,7 +252,11 @@ class FlowRun:
     @property
     def outcome(self) -> RunOutcome:
         return RunOutcome(
-            state=self._state, error=self._error, error_node=self._error_node, forced=self._forced
+            state=self._state,
+            error=self._error,
+            error_node=self._error_node,
+            forced=self._forced and not self._interrupting,
+            interrupted=self._interrupting and self._state == "stopped",
         )
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
@@ -231,18 +269,33 @@ class FlowRun:
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
     async def start(self) -> None:
-        """Restore source offsets, open every processor (sinks first), then start one task
-        per node. A processor failing to open fails the run (see `wait()`)."""
+        """Restore source offsets and node state, let sinks recover (publish what the
+        restored checkpoint covers, discard staged data after it; recover(None) without
+        one), open every processor (sinks first), then start one task per node. A processor
+        failing in any of these fails the run (see `wait()`)."""
         if self._started_at is not None or self._done.is_set():
             raise RuntimeError(f"run {self.run_id} was already started (state {self._state})")
         self._started_at = time.monotonic()
         use_pipeline_memory_pool()
         runners = list(self._runners.values())
+        restored = self._restored
+        state = dict(restored.state) if restored is not None else {}
+        for node_id in sorted(set(state) - set(self._runners)):
+            log.warning("run %s: checkpoint state of unknown node %r ignored", self.run_id, node_id)
         step = "restore"
         try:
             for runner in runners:
-                if runner.kind == "source" and runner.node.id in self._restore:
-                    runner.processor.restore(self._restore[runner.node.id])  # type: ignore[attr-defined]
+                node_id = runner.node.id
+                if runner.kind == "source" and node_id in self._restore:
+                    step = "restore"
+                    runner.processor.restore(self._restore[node_id])  # type: ignore[attr-defined]
+                elif runner.kind == "transform" and node_id in state:
+                    step = f"restore state of checkpoint {restored.checkpoint_id}"  # type: ignore[union-attr]
+                    await asyncio.to_thread(runner.processor.restore_state, state[node_id])  # type: ignore[attr-defined]
+                elif runner.kind == "sink":
+                    committed = restored.checkpoint_id if restored is not None else None
+                    step = f"recover (committed checkpoint {committed})"
+                    await runner.processor.recover_async(committed)  # type: ignore[attr-defined]
             step = "open"
             # Downstream first: a source must not produce before its consumers are ready.
             for runner in reversed(runners):
@@ -271,6 +324,13 @@ class FlowRun:
             self._resume_flow()
             self._set_state("running")
 
+    def _cancel_pulling(self) -> None:
+        # A source waiting inside batches() for input would hold a stop up: its wait is
+        # cancelled (it reads that again on restart; its offset did not move).
+        for runner in self._runners.values():
+            if runner.kind == "source" and runner.pulling and runner.task is not None:
+                runner.task.cancel()
+
     def _resume_flow(self) -> None:
         self.flowing.set()
         for runner in self._runners.values():
@@ -293,10 +353,7 @@ class FlowRun:
             if self._state != "stopping":
                 self._set_state("stopping")
             self._resume_flow()
-            for runner in self._runners.values():
-                # A source waiting inside batches() for input would hold the stop up.
-                if runner.pulling and runner.task is not None:
-                    runner.task.cancel()
+            self._cancel_pulling()
             try:
                 await asyncio.wait_for(asyncio.shield(self._done.wait()), timeout)
                 return self.outcome
@@ -315,32 +372,161 @@ class FlowRun:
         await self._done.wait()
         return self.outcome
 
-    async def checkpoint(self, checkpoint_id: int | None = None) -> dict[str, Any]:
-        """Send a barrier from every source (after its current batch) and wait until every
-        terminal node received it and sinks flushed; returns the source offsets at the
-        barrier. Raises RuntimeError when the run fails or is forced to stop first. While
-        paused, it completes after resume (nodes take nothing off their queues meanwhile)."""
-        if self._state in FINAL_STATES or self._state == "created":
+    async def interrupt(self, timeout: float | None = None) -> RunOutcome:
+        """Stop to be restarted later (server shutdown, moving the run): sources stop after a
+        last checkpoint's barrier, the checkpoint is committed, then every node is cancelled
+        without end of stream, so no transform finishes (open windows stay in the committed
+        state instead of going out early). A restart from that checkpoint gives what an
+        uninterrupted run would have. If the checkpoint cannot complete within `timeout`, the
+        restart resumes from the previous one. Outcome: `stopped`, interrupted."""
+        if self._state == "created" or self._state in FINAL_STATES or self._stopping:
+            return await self.stop(timeout=timeout)  # nothing to keep, or a stop under way
+        self._interrupting = True
+        self._set_state("stopping")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            if self._refused is not None:
+                await asyncio.wait_for(asyncio.shield(self._commit_soon(self._refused)), timeout)
+            pending = self._begin(None)
+            # Queued data must go through for the barrier to; sources read nothing more.
+            self._resume_flow()
+            self._cancel_pulling()
+            completed = await asyncio.wait_for(asyncio.shield(pending.done), timeout)
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            await asyncio.wait_for(asyncio.shield(self._commit_soon(completed)), left)
+        except Exception as exc:
+            log.warning(
+                "run %s: no checkpoint at the interruption (%s); a restart resumes from "
+                "checkpoint %s",
+                self.run_id,
+                describe(exc) if not isinstance(exc, TimeoutError) else "timed out",
+                self._committed_id or "none (from the start)",
+            )
+        if not self._done.is_set():
+            self._stopping = True
+            self._forced = True
+            for runner in self._runners.values():
+                if runner.task is not None:
+                    runner.task.cancel()
+        return await self.wait()
+
+    async def checkpoint(self, checkpoint_id: int | None = None) -> Checkpoint:
+        """Take a checkpoint and commit it; returns it (id, source offsets, node state).
+
+        A barrier goes out from every source (after its current batch, or at once when the
+        source waits for input), nodes align and snapshot, sinks prepare; then the store
+        commits it, sinks commit (publish) and sources commit (acknowledge upstream).
+        Raises RuntimeError when the run fails or ends first (nothing is committed) and
+        whatever the store raised. While paused, it completes after resume."""
+        if self._state in FINAL_STATES or self._state == "created" or self._interrupting:
             raise RuntimeError(f"run {self.run_id} is {self._state}: no checkpoint possible")
-        checkpoint_id = checkpoint_id or self._checkpoints.next_id()
-        pending = self._checkpoints.begin(checkpoint_id)
+        if self._refused is not None:
+            await asyncio.shield(self._commit_soon(self._refused))
+        pending = self._begin(checkpoint_id)
+        completed = await pending.done
+        # Once complete it is committed even if the caller goes away.
+        return await asyncio.shield(self._commit_soon(completed))
+
+    def _begin(self, checkpoint_id: int | None) -> PendingCheckpoint:
+        pending = self._checkpoints.begin(checkpoint_id or self._checkpoints.next_id())
         for runner in self._runners.values():
             if runner.kind == "source" and runner.node.id in pending.waiting_sources:
-                runner.pending_barriers.append(checkpoint_id)
+                runner.pending_barriers.append(pending.checkpoint_id)
+                runner.send_barriers_now()
                 runner.wake.set()
         self._complete_checkpoints()
-        return await pending.done
+        return pending
 
     def _complete_checkpoints(self) -> None:
         for pending in self._checkpoints.pop_complete():
-            offsets = dict(pending.offsets)
+            checkpoint = pending.result()
             if not pending.done.done():
-                pending.done.set_result(offsets)
+                pending.done.set_result(checkpoint)
             self._notify(
                 CheckpointCompleted(
-                    run_id=self.run_id, checkpoint_id=pending.checkpoint_id, offsets=offsets
+                    run_id=self.run_id,
+                    checkpoint_id=pending.checkpoint_id,
+                    offsets=dict(checkpoint.offsets),
                 )
             )
+
+    def _commit_soon(self, checkpoint: Checkpoint, final: bool = False) -> asyncio.Task[Checkpoint]:
+        task = asyncio.ensure_future(self._commit(checkpoint, final))
+        # Retrieved: a caller that went away must not leave "exception never retrieved".
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        return task
+
+    async def _commit(self, checkpoint: Checkpoint, final: bool) -> Checkpoint:
+        """Phase two of a complete checkpoint: store, then sinks publish, then sources ack."""
+        cid = checkpoint.checkpoint_id
+        async with self._commit_lock:
+            if self._closing:
+                raise RuntimeError(f"run {self.run_id} ended before checkpoint {cid} was committed")
+            if cid <= self._committed_id:
+                return checkpoint  # a later checkpoint, committed already, covers it
+            sinks = [r for r in self._runners.values() if r.kind == "sink"]
+            for runner in sinks:
+                # A sink whose input ended before this checkpoint's barrier could reach it
+                # prepares what it wrote since its last one now (its loop is over).
+                if runner.prepared < cid:
+                    if not runner.finished:
+                        raise RuntimeError(f"sink '{runner.node.id}' did not prepare {cid}")
+                    try:
+                        await runner.prepare(cid)
+                    except NodeFailed as exc:
+                        self._fail(runner, exc.message)
+                        raise RuntimeError(exc.message) from exc
+            try:
+                await self._store.commit(checkpoint)
+            except BaseException:
+                self._refused = checkpoint
+                raise
+            self._committed_id = cid
+            self._refused = None
+            failures = await asyncio.gather(
+                *(runner.commit(cid) for runner in sinks), return_exceptions=True
+            )
+            for runner, failure in zip(sinks, failures, strict=True):
+                if isinstance(failure, BaseException):
+                    self._commit_failed(runner, cid, failure, final)
+            for node_id, offset in checkpoint.offsets.items():
+                runner = self._runners.get(node_id)
+                if runner is None or runner.kind != "source":
+                    continue
+                try:
+                    await runner.processor.commit(offset)  # type: ignore[attr-defined]
+                except Exception:
+                    # The next checkpoint acknowledges a later offset, which covers this one.
+                    runner.processor.log.exception(
+                        "%s: could not acknowledge checkpoint %d upstream", node_id, cid
+                    )
+        return checkpoint
+
+    def _commit_failed(
+        self, runner: NodeRunner, cid: int, failure: BaseException, final: bool
+    ) -> None:
+        message = runner.error_text(f"commit checkpoint {cid}: {describe(failure)}")
+        runner.counters.failed(describe(failure))
+        if final:
+            # No later checkpoint will publish it: the run fails; what was staged stays
+            # staged, and recover() of a restart publishes it.
+            self._record_error(runner, message)
+            runner.processor.log.error("%s", message)
+        else:
+            runner.processor.log.warning("%s; the next checkpoint publishes it", message)
+
+    async def _final_checkpoint(self) -> None:
+        """Every node ended with its input (end of the data, or a graceful stop): the last
+        checkpoint covers everything, so sinks publish it all and sources acknowledge their
+        final offsets."""
+        try:
+            pending = self._begin(None)
+            completed = await pending.done
+            await self._commit_soon(completed, final=True)
+        except Exception as exc:
+            if self._error is None:
+                self._error = f"last checkpoint: {describe(exc)}"
+            log.error("run %s: the last checkpoint failed: %s", self.run_id, describe(exc))
 
     # -- supervision ---------------------------------------------------------------------
     async def _guard(self, runner: NodeRunner) -> None:
@@ -379,11 +565,17 @@ class FlowRun:
     async def _supervise(self) -> None:
         tasks = [r.task for r in self._runners.values() if r.task is not None]
         await asyncio.gather(*tasks, return_exceptions=True)
-        await self._close_all(wait_for_calls=True)
+        drained = self._error is None and all(r.finished for r in self._runners.values())
+        if drained:
+            await self._final_checkpoint()
+        async with self._commit_lock:  # a commit under way ends before processors close
+            self._closing = True
+        await self._close_all(wait_for_calls=True, report=drained and self._error is None)
         self._finish_state()
 
-    async def _close_all(self, *, wait_for_calls: bool) -> None:
-        """Close what a failure or forced stop left open (close is always called)."""
+    async def _close_all(self, *, wait_for_calls: bool, report: bool = False) -> None:
+        """Close every opened processor, upstream first (close is always called). With
+        `report`, a failing close fails the run; otherwise it is only logged."""
         left = [r for r in self._runners.values() if r.opened and not r.closed]
         if wait_for_calls:
             calls = {t for r in left for t in r.inflight}
@@ -396,8 +588,12 @@ class FlowRun:
         for runner in left:
             try:
                 await runner.close()
-            except Exception:
-                runner.processor.log.exception("%s: close failed", runner.node.id)
+            except Exception as exc:
+                if report:
+                    runner.counters.failed(describe(exc))
+                    self._record_error(runner, f"close: {describe(exc)}")
+                else:
+                    runner.processor.log.exception("%s: close failed", runner.node.id)
 
     def _finish_state(self) -> None:
         self._ended_at = time.monotonic()

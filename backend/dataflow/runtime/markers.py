@@ -23,12 +23,10 @@ END_OF_STREAM = EndOfStream()
 
 
 class BarrierAligner:
-    """Tracks barriers on a node's input edges; a barrier goes on once every input has sent it.
-
-    Pass-through alignment: data keeps flowing on the inputs that already delivered the
-    barrier (at-least-once). Exactly-once alignment would hold those inputs back; the
-    bookkeeping here is the same.
-    """
+    """Tracks barriers on a node's input edges; a barrier goes on once every open input has
+    sent it. The node's Inbox holds back an input that delivered the barrier until then
+    (aligned, as in Flink), so what the node processed at that point is exactly what came
+    before the barrier on every input."""
 
     def __init__(self, input_edges: Iterable[str]):
         self._open = set(input_edges)

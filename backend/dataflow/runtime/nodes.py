@@ -1,4 +1,5 @@
-"""The per-node loops: pull a source, feed a transform or sink, apply its error policy."""
+"""The per-node loops: pull a source, feed a transform or sink, apply its error policy, and
+play each node's part in a checkpoint (send, align, snapshot, prepare)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,14 @@ from typing import Any, Literal, Protocol
 import pyarrow as pa
 
 from dataflow.model import Edge, Node
-from dataflow.processor.base import Output, Processor, Sink, Source, with_error_column
+from dataflow.processor.base import (
+    Output,
+    Processor,
+    Sink,
+    Source,
+    Transform,
+    with_error_column,
+)
 from dataflow.runtime.markers import END_OF_STREAM, Barrier, BarrierAligner, EndOfStream, Marker
 from dataflow.runtime.metrics import NodeCounters
 from dataflow.runtime.queues import EdgeQueue, Inbox
@@ -39,6 +47,9 @@ class RunControl(Protocol):
     @property
     def forced(self) -> bool: ...
 
+    @property
+    def interrupting(self) -> bool: ...
+
     def offset_of(self, node_id: str) -> Any: ...
 
     def offset_changed(self, node_id: str, offset: Any) -> None: ...
@@ -46,6 +57,8 @@ class RunControl(Protocol):
     def barrier_sent(self, node_id: str, checkpoint_id: int) -> None: ...
 
     def barrier_reached(self, node_id: str, checkpoint_id: int) -> None: ...
+
+    def state_taken(self, node_id: str, checkpoint_id: int, data: bytes | None) -> None: ...
 
 
 class EdgeRuntime:
@@ -89,6 +102,11 @@ class NodeRunner:
         self.outputs = outputs
         self.control = control
         cls = type(processor)
+        #: A transform whose state goes into checkpoints: fed one batch at a time, so that
+        #: snapshot_state() comes between two batches.
+        self.stateful = isinstance(processor, Transform) and (
+            not cls.stateless or cls.snapshot_state is not Transform.snapshot_state
+        )
         self.counters = NodeCounters(node.type, cls.input_ports(processor.config), tuple(outputs))
         self.inbox = Inbox([(port, e.queue) for port, e in inputs], control.flowing)
         self.task: asyncio.Task[None] | None = None
@@ -97,6 +115,11 @@ class NodeRunner:
         self.inflight: set[asyncio.Task[Any]] = set()
         self.opened = False
         self.closed = False
+        #: The loop ended with its input (end of stream on every input, or a source's end).
+        self.finished = False
+        #: Sinks: the last checkpoint prepared; checkpoint calls of one sink never overlap.
+        self.prepared = 0
+        self.checkpoint_calls = asyncio.Lock()
         # Sources only: barriers to send after the current batch, and a wake-up for
         # pause/resume/stop/barriers.
         self.pending_barriers: list[int] = []
@@ -227,17 +250,15 @@ class NodeRunner:
 
     # -- loops ---------------------------------------------------------------------------
     async def run(self) -> None:
+        """The node's loop; it ends with its input (the run closes processors at its end:
+        sources still acknowledge and sinks still publish the last checkpoint)."""
         self.counters.state = "running"
         if self.kind == "source":
             await self._run_source()
         else:
             await self._run_consumer()
         self.forward(END_OF_STREAM)
-        try:
-            await self.close()
-        except Exception as exc:
-            self.counters.failed(describe(exc))
-            raise NodeFailed(self.node.id, self.error_text(f"close: {describe(exc)}")) from exc
+        self.finished = True
         self.counters.state = "finished"
 
     async def _run_source(self) -> None:
@@ -251,25 +272,32 @@ class NodeRunner:
             while True:
                 if self.pending_barriers:
                     self._send_barriers()
-                if control.stopping:
+                if control.stopping or control.interrupting:
                     break
                 if not control.flowing.is_set():
                     self.wake.clear()
-                    if not (control.flowing.is_set() or control.stopping or self.pending_barriers):
+                    if not (
+                        control.flowing.is_set()
+                        or control.stopping
+                        or control.interrupting
+                        or self.pending_barriers
+                    ):
                         await self.wake.wait()
                     continue
                 if batches is None:
                     batches = aiter(source.batches())
                 started = time.perf_counter()
+                # While pulling (waiting inside batches()), the run sends this source's
+                # barriers itself (see send_barriers_now) and a stop cancels the wait.
                 self.pulling = True
                 try:
                     item = await anext(batches)
                 except StopAsyncIteration:
                     break
                 except asyncio.CancelledError:
-                    if control.stopping and not control.forced:
-                        # A graceful stop interrupts a source waiting for input; what it was
-                        # reading is read again on resume since the offset did not move.
+                    if (control.stopping or control.interrupting) and not control.forced:
+                        # What it was reading is read again on restart: the offset did not
+                        # move.
                         asyncio.current_task().uncancel()  # type: ignore[union-attr]
                         break
                     raise
@@ -313,6 +341,18 @@ class NodeRunner:
             if batches is not None:
                 await self._aclose(batches)
         self._send_barriers()
+        if control.interrupting:
+            # No end of stream: downstream must not finish() (that would emit open windows
+            # the restarted run emits again). The run cancels this node once the last
+            # checkpoint is committed.
+            await asyncio.Future()
+
+    def send_barriers_now(self) -> None:
+        """Send requested barriers at once if the source is waiting inside batches() (an
+        idle stream must not hold a checkpoint up). Safe: everything it emitted is recorded
+        with its offset, and what it is reading comes after the barrier."""
+        if self.pulling:
+            self._send_barriers()
 
     def _send_barriers(self) -> None:
         pending, self.pending_barriers = self.pending_barriers, []
@@ -325,7 +365,7 @@ class NodeRunner:
     async def _run_consumer(self) -> None:
         aligner = BarrierAligner(edge.edge.id for _, edge in self.inputs)
         concurrency = getattr(self.processor.config, "concurrency", 1)
-        if self.kind == "transform" and type(self.processor).stateless and concurrency > 1:
+        if self.kind == "transform" and not self.stateful and concurrency > 1:
             await self._consume_concurrently(aligner, concurrency)
         else:
             inbox = self.inbox
@@ -384,23 +424,51 @@ class NodeRunner:
         else:
             aligned = aligner.end_of_stream(edge_id)
         for checkpoint_id in aligned:
+            # Between two batches: everything before the barrier was processed, nothing after.
             if self.kind == "sink":
-                # Everything before the barrier must be durable before the checkpoint counts.
-                await self._flush()
+                await self.prepare(checkpoint_id)
+            elif self.stateful:
+                await self._snapshot(checkpoint_id)
             self.forward(Barrier(checkpoint_id))
             if self.terminal:
                 self.control.barrier_reached(self.node.id, checkpoint_id)
 
-    async def _flush(self) -> None:
+    async def _snapshot(self, checkpoint_id: int) -> None:
         try:
-            await self._timed(self.processor.flush_async())  # type: ignore[attr-defined]
+            data = await self._timed(asyncio.to_thread(self.processor.snapshot_state))  # type: ignore[attr-defined]
+            if data is not None and not isinstance(data, bytes | bytearray | memoryview):
+                raise TypeError(f"snapshot_state() returned {type(data).__name__}, not bytes")
         except Exception as exc:
             self.counters.failed(describe(exc))
-            raise NodeFailed(self.node.id, self.error_text(f"flush: {describe(exc)}")) from exc
+            raise NodeFailed(
+                self.node.id, self.error_text(f"snapshot state: {describe(exc)}")
+            ) from exc
+        self.control.state_taken(self.node.id, checkpoint_id, None if data is None else bytes(data))
+
+    async def prepare(self, checkpoint_id: int) -> None:
+        """Sinks, phase one: everything before the barrier is durable (or staged)."""
+        async with self.checkpoint_calls:
+            if self.prepared >= checkpoint_id:
+                return
+            try:
+                await self._timed(self.processor.prepare_checkpoint_async(checkpoint_id))  # type: ignore[attr-defined]
+            except Exception as exc:
+                self.counters.failed(describe(exc))
+                raise NodeFailed(
+                    self.node.id,
+                    self.error_text(f"prepare checkpoint {checkpoint_id}: {describe(exc)}"),
+                ) from exc
+            self.prepared = checkpoint_id
+
+    async def commit(self, checkpoint_id: int) -> None:
+        """Sinks, phase two (the checkpoint is in the journal): publish. Raises as is."""
+        async with self.checkpoint_calls:
+            await self._timed(self.processor.commit_checkpoint_async(checkpoint_id))  # type: ignore[attr-defined]
 
     async def _finish(self) -> None:
+        # A sink has nothing to do here: the checkpoint that covers the end of its input (the
+        # run's last one, at the latest) prepares and commits what it wrote.
         if self.kind == "sink":
-            await self._flush()
             return
         try:
             out = await self._timed(asyncio.to_thread(self.processor.finish))  # type: ignore[attr-defined]

@@ -8,7 +8,7 @@ from collections import deque
 
 import pyarrow as pa
 
-from dataflow.runtime.markers import Marker
+from dataflow.runtime.markers import Barrier, EndOfStream, Marker
 
 Item = pa.RecordBatch | Marker
 
@@ -115,7 +115,14 @@ class EdgeQueue:
 
 class Inbox:
     """A node's input edges merged: items come in whatever order they arrive, round-robin
-    between edges that have some waiting, so no input starves another."""
+    between edges that have some waiting, so no input starves another.
+
+    Barrier alignment: once a checkpoint barrier came on one input, that input is held back
+    (nothing more is taken from it) until the barrier came on every input still open, as in
+    Flink. The node then sees exactly the data before the barrier on every input when it
+    snapshots its state, and none after. Markers take no room in a queue, so a held input
+    cannot keep a barrier from reaching the others.
+    """
 
     def __init__(self, inputs: list[tuple[str, EdgeQueue]], gate: asyncio.Event | None = None):
         #: (input port, queue) pairs.
@@ -124,11 +131,19 @@ class Inbox:
         self._ready = asyncio.Event()
         #: While cleared (the run is paused) nothing is taken off the queues.
         self._gate = gate
+        self._open = set(range(len(inputs)))
+        #: Inputs that delivered the barrier being aligned.
+        self._held: set[int] = set()
         for _, queue in inputs:
             queue.ready = self._ready
 
+    @property
+    def held(self) -> frozenset[str]:
+        """Edge ids held back at a barrier now."""
+        return frozenset(self._inputs[i][1].edge_id for i in self._held)
+
     async def get(self) -> tuple[str, EdgeQueue, Item, int]:
-        """(port, queue, item, nbytes) of the next item on any input."""
+        """(port, queue, item, nbytes) of the next item on any input not held back."""
         inputs = self._inputs
         count = len(inputs)
         while True:
@@ -138,10 +153,31 @@ class Inbox:
                 continue
             for step in range(count):
                 index = (self._next + step) % count
+                if index in self._held:
+                    continue
                 port, queue = inputs[index]
                 got = queue.get_nowait()
                 if got is not None:
                     self._next = index + 1
-                    return port, queue, got[0], got[1]
+                    item = got[0]
+                    if isinstance(item, Barrier):
+                        self._hold(index)
+                    elif isinstance(item, EndOfStream):
+                        self._ended(index)
+                    return port, queue, item, got[1]
             self._ready.clear()
             await self._ready.wait()
+
+    def _hold(self, index: int) -> None:
+        if len(self._open) < 2:
+            return
+        self._held.add(index)
+        if self._held >= self._open:  # the barrier came on every open input: aligned
+            self._held.clear()
+
+    def _ended(self, index: int) -> None:
+        # An ended input sends no barrier: it no longer counts for the alignment.
+        self._open.discard(index)
+        self._held.discard(index)
+        if self._held >= self._open:
+            self._held.clear()

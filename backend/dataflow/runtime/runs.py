@@ -1,5 +1,6 @@
-"""The run manager: starts flows on the engine, records each transition in the journal,
-publishes live metrics, and restarts interrupted runs when the server starts again."""
+"""The run manager: starts flows on the engine, records each transition and committed
+checkpoint in the journal, publishes live metrics, and restarts interrupted runs from their
+last checkpoint when the server starts again."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from dataflow.events.flows import FlowStore, HistoryEntry
 from dataflow.events.journal import EventData, Journal
 from dataflow.events.run_events import (
     ACTIVE_STATES,
+    CheckpointCommitted,
     MetricsReported,
     OffsetsReported,
     RunCompleted,
@@ -37,6 +39,14 @@ from dataflow.events.run_events import (
 from dataflow.graph import Issue, validate_flow
 from dataflow.model import Flow, new_id
 from dataflow.processor import Registry
+from dataflow.runtime.checkpoints import (
+    Checkpoint,
+    collect_garbage,
+    read_state,
+    remove_run_state,
+    remove_state_except,
+    write_state,
+)
 from dataflow.runtime.engine import FlowRun, RunContext
 from dataflow.runtime.state import FINAL_STATES
 from dataflow.secrets import Secrets, find_refs, resolve_config
@@ -44,6 +54,8 @@ from dataflow.settings import Settings
 
 log = logging.getLogger(__name__)
 RUN_STREAM_PREFIX = "run-"
+#: Committed checkpoints whose state files are kept (the newest ones).
+KEEP_CHECKPOINTS = 2
 
 
 class InvalidTransition(Exception):
@@ -64,10 +76,40 @@ class _Run:
     stream_version: int
     engine: FlowRun | None = None
     tasks: list[asyncio.Task] = field(default_factory=list)
-    interrupting: bool = False
+    interrupt_reason: str = "server shutdown"
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     #: Appends to the run's stream are serialised: lifecycle, checkpoints and metrics race.
     writing: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: Ids of the last committed checkpoints, newest last (their state files are kept).
+    committed: list[int] = field(default_factory=list)
+
+
+class _JournalCheckpoints:
+    """A run's checkpoint store: state files first (fsync'd), then one CheckpointCommitted
+    event; older state directories are then removed."""
+
+    def __init__(self, manager: RunManager, run: _Run):
+        self.manager = manager
+        self.run = run
+
+    async def commit(self, checkpoint: Checkpoint) -> None:
+        data_dir = self.manager.settings.data_path
+        run = self.run
+        run_id = run.status.run_id
+        paths = await asyncio.to_thread(
+            write_state, data_dir, run_id, checkpoint.checkpoint_id, checkpoint.state
+        )
+        await self.manager._record(
+            run,
+            CheckpointCommitted(
+                checkpoint_id=checkpoint.checkpoint_id, offsets=checkpoint.offsets, state=paths
+            ),
+        )
+        run.committed = [*run.committed, checkpoint.checkpoint_id][-KEEP_CHECKPOINTS:]
+        try:
+            await asyncio.to_thread(collect_garbage, data_dir, run_id, run.committed)
+        except OSError:
+            log.exception("run %s: cannot remove old checkpoint state", run_id)
 
 
 class RunManager:
@@ -170,7 +212,8 @@ class RunManager:
                 if not isinstance(event, RunCreated):
                     status = apply(status, event, now)
             run.status = status
-        if any(not isinstance(e, OffsetsReported | MetricsReported) for e in events):
+        quiet = CheckpointCommitted | OffsetsReported | MetricsReported
+        if any(not isinstance(e, quiet) for e in events):
             self._publish(status.flow_id, {"type": "state", "run": msgspec.to_builtins(status)})
 
     async def start(self, flow_id: str) -> RunStatus:
@@ -188,15 +231,17 @@ class RunManager:
             )
             self._runs[flow_id] = run
             self._run_ids.setdefault(flow_id, []).append(run_id)
-            await self._launch(run, state.flow, offsets=None, started=RunStarted())
+            await self._launch(run, state.flow, started=RunStarted())
             return run.status
 
     async def _launch(
         self,
         run: _Run,
         flow: Flow,
-        offsets: dict[str, Any] | None,
         started: RunEvent,
+        *,
+        restore: Checkpoint | None = None,
+        offsets: dict[str, Any] | None = None,
         paused: bool = False,
     ) -> None:
         context = RunContext(
@@ -209,7 +254,12 @@ class RunManager:
         run.finished = asyncio.Event()
         try:
             engine = FlowRun(
-                self._with_secrets(flow), self.registry, context=context, offsets=offsets
+                self._with_secrets(flow),
+                self.registry,
+                context=context,
+                offsets=offsets,
+                restore=restore,
+                store=_JournalCheckpoints(self, run),
             )
             run.engine = engine
             await engine.start()
@@ -225,8 +275,16 @@ class RunManager:
         run.tasks = [
             asyncio.create_task(self._watch(run), name=f"watch-{run.status.run_id}"),
             asyncio.create_task(self._push_metrics(run), name=f"metrics-{run.status.run_id}"),
-            asyncio.create_task(self._checkpoint_loop(run), name=f"ckpt-{run.status.run_id}"),
+            asyncio.create_task(
+                self._checkpoint_loop(run, self._checkpoint_interval(flow)),
+                name=f"ckpt-{run.status.run_id}",
+            ),
         ]
+
+    def _checkpoint_interval(self, flow: Flow) -> float:
+        """The flow's own interval, unless the server overrides every flow's (tests)."""
+        override = self.settings.offsets_report_seconds
+        return override if override is not None else flow.settings.checkpoint_interval_seconds
 
     def _with_secrets(self, flow: Flow) -> Flow:
         """The flow with secret references replaced by their values, for the engine only."""
@@ -243,15 +301,14 @@ class RunManager:
         return mask(text) if mask else text
 
     async def _watch(self, run: _Run) -> None:
-        """Turn the engine's end into the run's terminal event."""
+        """Turn the engine's end into the run's terminal event. (The engine committed the
+        last checkpoint itself before closing the processors: after the end of the data or a
+        graceful stop, the final one; at an interruption, the one a restart resumes from.)"""
         assert run.engine is not None
         try:
             outcome = await run.engine.wait()
-            if outcome.state == "completed" or (outcome.state == "stopped" and not outcome.forced):
-                # Drained: every record the sources emitted reached the sinks.
-                await self._report_offsets(run)
-            if run.interrupting:
-                await self._record(run, RunInterrupted(reason="server shutdown"))
+            if outcome.interrupted:
+                await self._record(run, RunInterrupted(reason=run.interrupt_reason))
             elif outcome.state == "completed":
                 await self._record(run, RunCompleted())
             elif outcome.state == "failed":
@@ -262,31 +319,16 @@ class RunManager:
                 )
                 await self._record(run, RunFailed(error=message, node_id=outcome.error_node))
             elif run.status.state in ACTIVE_STATES:
-                await self._record(run, RunStopped(forced=getattr(outcome, "forced", False)))
+                await self._record(run, RunStopped(forced=outcome.forced))
+            if not outcome.interrupted:  # never restarted: its state files are of no use
+                await asyncio.to_thread(
+                    remove_run_state, self.settings.data_path, run.status.run_id
+                )
             self._publish_metrics(run)
         except Exception:
             log.exception("run %s: cannot record its end", run.status.run_id)
         finally:
             run.finished.set()
-
-    async def _report_offsets(self, run: _Run, offsets: dict[str, Any] | None = None) -> None:
-        """Persist source offsets, then let the sources acknowledge upstream (Kafka commit,
-        Redis XACK). Only offsets covering data the sinks wrote may come here: a checkpoint's,
-        or the engine's own after it drained."""
-        engine = run.engine
-        if engine is None or run.status.state not in ACTIVE_STATES:
-            return
-        if offsets is None:
-            offsets = engine.offsets()
-        offsets = {k: v for k, v in offsets.items() if v is not None}
-        if not offsets or offsets == run.status.offsets:
-            return
-        await self._record(run, OffsetsReported(offsets=offsets))
-        for node_id, offset in offsets.items():
-            try:
-                await engine.processor(node_id).commit(offset)
-            except Exception:
-                log.exception("run %s: source %s could not commit", run.status.run_id, node_id)
 
     async def _push_metrics(self, run: _Run) -> None:
         """Push metrics every second; every 30 s also keep them in the journal."""
@@ -302,22 +344,25 @@ class RunManager:
                 with contextlib.suppress(InvalidTransition):  # ended between two ticks
                     await self._record(run, MetricsReported(metrics=metrics))
 
-    async def _checkpoint_loop(self, run: _Run) -> None:
-        """Checkpoint periodically; its offsets are what a restart resumes from.
+    async def _checkpoint_loop(self, run: _Run, interval: float) -> None:
+        """Checkpoint every `interval` seconds; the engine commits each complete one through
+        _JournalCheckpoints, then sinks publish and sources acknowledge upstream.
 
         A checkpoint taken while paused completes after resume: this loop then just waits.
         """
         while not run.finished.is_set():
-            await asyncio.sleep(self.settings.offsets_report_seconds)
+            await asyncio.sleep(interval)
             engine = run.engine
             if run.finished.is_set() or engine is None or engine.state in FINAL_STATES:
                 break
+            if engine.state == "stopping":
+                break  # the engine takes the last checkpoint itself
             try:
-                offsets = await engine.checkpoint()
-                await self._report_offsets(run, offsets)
-            except (RuntimeError, InvalidTransition):
+                await engine.checkpoint()
+            except Exception:
                 if run.finished.is_set() or engine.state in FINAL_STATES | {"stopping"}:
                     break
+                # The journal refused it, for instance: the next checkpoint covers its data.
                 log.exception("run %s: checkpoint failed", run.status.run_id)
 
     async def pause(self, flow_id: str) -> RunStatus:
@@ -356,53 +401,75 @@ class RunManager:
     # -- server start and stop ---------------------------------------------------
     async def recover(self) -> list[str]:
         """Restart the runs that were active when the server last stopped (or crashed),
-        from their last reported source offsets."""
+        each from its last committed checkpoint (source offsets and node state; sinks
+        recover up to it); a run without one starts from the beginning."""
         await self.load()
+        active = [r for r in self._runs.values() if r.status.state in ACTIVE_STATES]
+        try:
+            # State left by runs that ended while the server went down.
+            await asyncio.to_thread(
+                remove_state_except, self.settings.data_path, [r.status.run_id for r in active]
+            )
+        except OSError:
+            log.exception("cannot remove the state of ended runs")
         if not self.settings.resume_runs:
             return []
         restarted = []
-        for flow_id, run in list(self._runs.items()):
-            if run.status.state not in ACTIVE_STATES:
-                continue
+        for run in active:
+            flow_id = run.status.flow_id
+            status = run.status
+            restore: Checkpoint | None = None
             try:
-                state = await self.flows.get(flow_id, run.status.flow_version)
+                state = await self.flows.get(flow_id, status.flow_version)
+                if status.checkpoint_id is not None:
+                    node_state = await asyncio.to_thread(
+                        read_state, self.settings.data_path, status.state_files
+                    )
+                    restore = Checkpoint(status.checkpoint_id, dict(status.offsets), node_state)
             except Exception as exc:
                 await self._record(run, RunFailed(error=f"cannot recover: {exc}"))
                 continue
-            paused = run.status.state == "paused"
+            paused = status.state == "paused"
+            run.committed = [] if status.checkpoint_id is None else [status.checkpoint_id]
             # Recovering from paused re-enters running first, then pauses again.
-            run.status = msgspec.structs.replace(run.status, state="running")
+            run.status = msgspec.structs.replace(status, state="running")
             await self._launch(
                 run,
                 state.flow,
-                offsets=dict(run.status.offsets),
-                started=RunRecovered(offsets=dict(run.status.offsets)),
+                RunRecovered(offsets=dict(status.offsets), checkpoint_id=status.checkpoint_id),
+                restore=restore,
+                # Offsets an older server reported, without a checkpoint id or state.
+                offsets=None if restore is not None else dict(status.offsets),
                 paused=paused,
             )
             restarted.append(flow_id)
-            log.info("recovered run %s of flow %s", run.status.run_id, flow_id)
+            log.info(
+                "recovered run %s of flow %s from checkpoint %s",
+                status.run_id,
+                flow_id,
+                status.checkpoint_id,
+            )
         return restarted
 
     async def shutdown(self) -> None:
-        """Drain active runs (bounded by a timeout) and mark them interrupted."""
+        """Interrupt active runs: each takes a last checkpoint (bounded by
+        shutdown_drain_seconds) and stops without ending its streams, so no transform
+        finishes early; the next start resumes it from that checkpoint. A run a user is
+        stopping finishes its stop."""
         active = [r for r in self._runs.values() if r.engine and r.status.state in ACTIVE_STATES]
-        for run in active:
-            run.interrupting = True
-            assert run.engine is not None
-            if run.status.state == "paused":
-                await run.engine.resume()
-            await run.engine.stop(force=False)
-        for run in active:
-            try:
-                await asyncio.wait_for(run.finished.wait(), self.settings.shutdown_drain_seconds)
-            except TimeoutError:
-                assert run.engine is not None
-                await run.engine.stop(force=True)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(run.finished.wait(), 5)
+        await asyncio.gather(*(self._interrupt(run, "server shutdown") for run in active))
         for run in self._runs.values():
             for task in run.tasks:
                 task.cancel()
+
+    async def _interrupt(self, run: _Run, reason: str) -> None:
+        assert run.engine is not None
+        run.interrupt_reason = reason
+        try:
+            await run.engine.interrupt(timeout=self.settings.shutdown_drain_seconds)
+            await asyncio.wait_for(run.finished.wait(), 5)
+        except Exception:
+            log.exception("run %s: interruption failed", run.status.run_id)
 
     # -- live view ---------------------------------------------------------------
     def _publish(self, flow_id: str, message: dict[str, Any]) -> None:

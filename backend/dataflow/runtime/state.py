@@ -18,6 +18,9 @@ class RunOutcome(msgspec.Struct, kw_only=True, frozen=True):
     error_node: str | None = None
     #: Stopped by cancelling the node tasks rather than by draining.
     forced: bool = False
+    #: Stopped to be restarted (`interrupt()`): no end of stream, resume from the last
+    #: committed checkpoint.
+    interrupted: bool = False
 
 
 class RunNotice(msgspec.Struct, tag_field="type", kw_only=True, frozen=True):
@@ -42,7 +45,7 @@ class OffsetsChanged(RunNotice, frozen=True):
 
 class CheckpointCompleted(RunNotice, frozen=True):
     """Every record before barrier `checkpoint_id` reached every terminal node (sinks
-    flushed): a restart from `offsets` loses nothing."""
+    prepared it, stateful nodes snapshotted): it is committed next."""
 
     checkpoint_id: int
     offsets: dict[str, Any]
