@@ -225,14 +225,9 @@ class HttpPoll(Source[HttpPollConfig]):
                     raise ConnectionError(f"GET {target}: {problem}")
             if attempt < cfg.max_retries:
                 delay = cfg.backoff(attempt, wait)
-                self.log.warning(
-                    "%s: GET %s failed (%s); retry %d/%d in %.1f s",
-                    self.context.node_id,
-                    target,
-                    problem,
-                    attempt + 1,
-                    cfg.max_retries,
-                    delay,
+                self.context.problem(
+                    f"GET {target} failed ({problem}); "
+                    f"retry {attempt + 1}/{cfg.max_retries} in {delay:.1f} s"
                 )
                 await asyncio.sleep(delay)
         raise ConnectionError(f"GET {target}: {problem} (after {cfg.max_retries} retries)")

@@ -206,12 +206,7 @@ class PostgresQuery(Source[PostgresQueryConfig]):
                 down_since = down_since or time.monotonic()
                 if time.monotonic() - down_since >= cfg.reconnect_seconds:
                     raise ConnectionError(f"{message} (gave up reconnecting)") from exc
-                self.log.warning(
-                    "postgres_query in node '%s': %s; reconnecting in %.1fs",
-                    self.context.node_id,
-                    message,
-                    wait,
-                )
+                self.context.problem(f"{message}; reconnecting in {wait:.1f}s")
                 await asyncio.sleep(wait)
                 wait = min(wait * 2, 30.0)
             except adbc_driver_manager.Error as exc:

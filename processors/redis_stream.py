@@ -180,12 +180,7 @@ class RedisStream(Source[RedisStreamConfig]):
                 down_since = down_since or time.monotonic()
                 if time.monotonic() - down_since >= cfg.reconnect_seconds:
                     raise ConnectionError(f"{message} (gave up reconnecting)") from exc
-                self.log.warning(
-                    "redis_stream in node '%s': %s; reconnecting in %.1fs",
-                    self.context.node_id,
-                    message,
-                    wait,
-                )
+                self.context.problem(f"{message}; reconnecting in {wait:.1f}s")
                 await asyncio.sleep(wait)  # the client reconnects on the next command
                 wait = min(wait * 2, 30.0)
                 # A reply lost with the connection may have delivered entries to this

@@ -135,11 +135,8 @@ class WebsocketSubscribe(Source[WebsocketSubscribeConfig]):
                     continue
             messages, dropped = await self._collect()
             if dropped:
-                self.log.warning(
-                    "%s: %s dropped the connection (%s); reconnecting",
-                    self.context.node_id,
-                    self.config.url,
-                    dropped,
+                self.context.problem(
+                    f"{self.config.url} dropped the connection ({dropped}); reconnecting"
                 )
                 self._ws = None
             if not messages:
@@ -175,13 +172,7 @@ class WebsocketSubscribe(Source[WebsocketSubscribeConfig]):
                 f"cannot connect to {cfg.url}: {reason} (after {attempt} retries)"
             ) from exc
         delay = min(cfg.retry_backoff_seconds * 2**attempt, cfg.max_backoff_seconds)
-        self.log.warning(
-            "%s: cannot connect to %s (%s); retrying in %.1f s",
-            self.context.node_id,
-            cfg.url,
-            reason,
-            delay,
-        )
+        self.context.problem(f"cannot connect to {cfg.url} ({reason}); retrying in {delay:.1f} s")
         return delay
 
     async def _collect(self) -> tuple[list[str | bytes], str | None]:

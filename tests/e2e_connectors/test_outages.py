@@ -74,6 +74,9 @@ async def test_redis_stream_source_rides_out_an_outage(
         lambda: len(logged(node_logs, where)) >= 3, "failed reconnect attempts", watch=watch
     )
     assert api.run(flow_id)["state"] == "running"  # the source waits for Redis to come back
+    # ... and the outage shows on the node, not only in the logs.
+    node = api.node_metrics(flow_id, "src")
+    assert node["errors"] >= 3 and where in node["last_error"]
     redis_proxy.start()
 
     await eventually(
@@ -124,6 +127,8 @@ async def test_postgres_query_source_rides_out_an_outage(
         lambda: len(logged(node_logs, where)) >= 3, "failed reconnect attempts", watch=watch
     )
     assert api.run(flow_id)["state"] == "running"  # the source waits for the server to return
+    node = api.node_metrics(flow_id, "src")
+    assert node["errors"] >= 3 and where in node["last_error"]
     pg_proxy.start()
 
     await eventually(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import typing
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Literal, TypeVar
@@ -43,6 +43,16 @@ class Context:
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("dataflow.node"))
     #: The flow's delivery mode (settings.delivery): exactly-once sinks stage until commit.
     delivery: Literal["at_least_once", "exactly_once"] = "at_least_once"
+    #: Set by the engine: counts a problem in the node's metrics (errors, last_error).
+    on_problem: Callable[[str], None] | None = None
+
+    def problem(self, message: str) -> None:
+        """A problem the processor handles itself (a lost server it reconnects to, a request
+        it retries): logged, and shown on the node (error count, last error) without failing
+        the run."""
+        self.logger.warning("%s", message)
+        if self.on_problem is not None:
+            self.on_problem(message)
 
 
 class Processor(Generic[C]):

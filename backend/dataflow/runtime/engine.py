@@ -201,7 +201,7 @@ class FlowRun:
                     node_id=node_id,
                 )
         order = _topological(processors, self._edges.values())
-        return {
+        runners = {
             node_id: NodeRunner(
                 self.flow.node(node_id),  # type: ignore[arg-type]
                 processors[node_id],
@@ -211,6 +211,9 @@ class FlowRun:
             )
             for node_id in order
         }
+        for runner in runners.values():
+            runner.processor.context.on_problem = runner.counters.failed
+        return runners
 
     # -- RunControl (what the node loops ask) ---------------------------------------------
     @property
