@@ -151,6 +151,15 @@ class KafkaConsumeConfig(KafkaConnectionConfig, kw_only=True):
             ge=1024,
         ),
     ] = 1_048_576
+    isolation_level: Annotated[
+        Literal["read_uncommitted", "read_committed"],
+        ui(
+            "Isolation level",
+            "read_committed: only records of committed transactions (what an exactly-once"
+            " kafka_publish upstream wrote); read_uncommitted: everything, at once.",
+            advanced=True,
+        ),
+    ] = "read_uncommitted"
 
     def __post_init__(self) -> None:
         if bool(self.topics) == bool(self.pattern):
@@ -271,6 +280,7 @@ class KafkaConsume(Source[KafkaConsumeConfig]):
                 heartbeat_interval_ms=cfg.heartbeat_interval_ms,
                 max_poll_interval_ms=cfg.max_poll_interval_ms,
                 max_partition_fetch_bytes=cfg.max_partition_fetch_bytes,
+                isolation_level=cfg.isolation_level,
                 request_timeout_ms=max(int(cfg.connect_timeout_seconds * 1000), 5000),
             )
 

@@ -249,7 +249,7 @@ def test_exactly_once_is_refused_when_a_sink_cannot_do_it():
     _, report = validate_document(d, REGISTRY)
     (issue,) = report.errors
     assert (issue.path, issue.code, issue.node_id) == ("nodes[2]", "delivery_unsupported", "out")
-    assert "drop in node 'out' cannot deliver exactly once" in issue.message
+    assert "drop in node 'out': cannot deliver exactly once" in issue.message
 
 
 def test_exactly_once_is_accepted_with_exactly_once_sinks():
@@ -262,3 +262,32 @@ def test_exactly_once_is_accepted_with_exactly_once_sinks():
     d["nodes"][2]["type"] = "exact_drop"
     _, report = validate_document(d, Registry([Orders, Filter, ExactDrop]))
     assert report.valid
+
+
+def test_exactly_once_problem_of_a_sink_depends_on_its_config():
+    from dataflow.processor import default_registry
+
+    doc = {
+        "id": "k",
+        "name": "k",
+        "settings": {"delivery": "exactly_once"},
+        "nodes": [
+            {
+                "id": "src",
+                "type": "generate",
+                "config": {"count": 1, "columns": [{"kind": "sequence", "name": "n"}]},
+            },
+            {
+                "id": "pub",
+                "type": "kafka_publish",
+                "config": {"bootstrap_servers": "127.0.0.1:9092", "topic": "t"},
+            },
+        ],
+        "edges": [{"id": "e1", "source": "src", "target": "pub"}],
+    }
+    _, report = validate_document(doc, default_registry())
+    (issue,) = report.errors
+    assert (issue.code, issue.node_id) == ("delivery_unsupported", "pub")
+    assert "transactional: true" in issue.message
+    doc["nodes"][1]["config"]["transactional"] = True
+    assert validate_document(doc, default_registry())[1].valid

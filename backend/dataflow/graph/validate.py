@@ -151,13 +151,18 @@ class _Validator:
         if self.flow.settings.delivery != "exactly_once":
             return
         for i, node in enumerate(self.flow.nodes):
-            cls = self.classes.get(node.id)
-            if cls is not None and issubclass(cls, Sink) and not cls.exactly_once:
+            cls, config = self.classes.get(node.id), self.configs.get(node.id)
+            if cls is None or config is None or not issubclass(cls, Sink):
+                continue
+            if not cls.exactly_once:
+                problem = "cannot deliver exactly once; use settings.delivery at_least_once"
+            else:
+                problem = cls.exactly_once_problem(config)
+            if problem:
                 self.error(
                     f"nodes[{i}]",
                     "delivery_unsupported",
-                    f"{node.type} in node {node.id!r} cannot deliver exactly once; use "
-                    "settings.delivery at_least_once or an exactly-once sink",
+                    f"{node.type} in node {node.id!r}: {problem}",
                     node_id=node.id,
                 )
 

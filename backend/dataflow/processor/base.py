@@ -189,6 +189,12 @@ class Sink(Processor[C]):
     #: is committed, so that replays after a crash never show twice (delivery exactly_once).
     exactly_once: ClassVar[bool] = False
 
+    @classmethod
+    def exactly_once_problem(cls, config: ProcessorConfig) -> str | None:
+        """Why a node with this config cannot deliver exactly once (None: it can), for sinks
+        whose support depends on the config; validation reports it on the node."""
+        return None if cls.exactly_once else "this sink cannot deliver exactly once"
+
     def prepare_checkpoint(self, checkpoint_id: int) -> None:
         """A checkpoint barrier reached the sink: make everything before it durable and ready
         to publish (exactly-once sinks stage it: temporary files, a staging table). Default:
