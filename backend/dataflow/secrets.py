@@ -140,6 +140,7 @@ class SecretStore:
             ) from exc
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry] = {}
+        self._plain: dict[str, str] = {}  # decrypted on first use: masking runs per log line
         if path.exists():
             self._entries = msgspec.json.decode(path.read_bytes(), type=dict[str, _Entry])
 
@@ -167,6 +168,7 @@ class SecretStore:
             self._entries[name] = _Entry(
                 token=token, created_at=old.created_at if old else now, updated_at=now
             )
+            self._plain.pop(name, None)
             self._save()
         return old is None
 
@@ -174,14 +176,18 @@ class SecretStore:
         with self._lock:
             if self._entries.pop(name, None) is None:
                 raise SecretNotFound(name)
+            self._plain.pop(name, None)
             self._save()
 
     def value(self, name: str) -> str:
+        if name in self._plain:
+            return self._plain[name]
         entry = self._entries.get(name)
         if entry is None:
             raise SecretNotFound(name)
         try:
-            return self._fernet.decrypt(entry.token.encode()).decode()
+            self._plain[name] = self._fernet.decrypt(entry.token.encode()).decode()
+            return self._plain[name]
         except InvalidToken:
             raise SecretError(
                 f"secret {name!r} cannot be decrypted with this key (was {KEY_ENV} changed?)"
@@ -204,6 +210,26 @@ class SecretStore:
             if len(value) >= 4:
                 text = text.replace(value, "***")
         return text
+
+
+def mask_logs(secrets: SecretStore) -> None:
+    """Mask secret values in every log record of DataFlow's loggers (errors of drivers can
+    quote a connection string or a header). Installed once per process by the server."""
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "masks_secrets", False):
+        previous.store = secrets  # type: ignore[attr-defined]
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        if record.name.startswith("dataflow") and factory.store._entries:  # type: ignore[attr-defined]
+            masked = factory.store.mask(record.getMessage())  # type: ignore[attr-defined]
+            record.msg, record.args = masked, ()
+        return record
+
+    factory.masks_secrets = True  # type: ignore[attr-defined]
+    factory.store = secrets  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
 
 
 class EnvSecrets:

@@ -113,3 +113,12 @@ def test_catalog_publishes_secret_fields_as_references(client):
     assert token["anyOf"] == [{"$ref": "#/$defs/SecretRef"}, {"type": "null"}]
     assert vault["config_schema"]["$defs"]["SecretRef"]["required"] == ["secret"]
     assert vault["ui_schema"]["token"]["x-secret"] is True
+
+
+def test_secret_values_are_masked_in_logs(client, caplog):
+    import logging
+
+    client.put("/api/v1/secrets/api-token", json={"value": "s3cr3t-value"})
+    logging.getLogger("dataflow.run.node").error("cannot connect with token %s", "s3cr3t-value")
+    messages = [r.getMessage() for r in caplog.records if r.name == "dataflow.run.node"]
+    assert messages == ["cannot connect with token ***"]

@@ -28,7 +28,7 @@ from dataflow.events.projections import FlowListProjection
 from dataflow.graph import validate_document
 from dataflow.processor import Registry, default_registry
 from dataflow.runtime.runs import RunManager
-from dataflow.secrets import SecretStore
+from dataflow.secrets import SecretStore, mask_logs
 from dataflow.settings import Settings
 
 log = logging.getLogger("dataflow")
@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
         flows = FlowStore(journal, snapshot_every=settings.snapshot_every)
         flow_list = FlowListProjection(journal)
         secrets = SecretStore.open(settings.data_path)
+        mask_logs(secrets)
         runs = RunManager(journal, flows, registry, settings, secrets)
         services = Services(settings, registry, journal, flows, flow_list, runs, secrets)
         app.state.services = services
