@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import glob
 import json
 import os
 import re
@@ -36,9 +37,10 @@ class WriteFileConfig(ProcessorConfig, kw_only=True):
     roll limit is reached. Readers, read_file included, never see half a file, and existing
     files are never overwritten. How files appear depends on the flow's delivery setting:
 
-    - at_least_once (the default): a file is written under a hidden name (`.NAME.tmp`) and
-      renamed when complete: on roll, at each checkpoint and at the end of the stream. After
-      a crash, the records since the last checkpoint are written again, into new files.
+    - at_least_once (the default): a file is written under a hidden name
+      (`.NAME.RUN.NODE.tmp`) and renamed when complete: on roll, at each checkpoint and at the
+      end of the stream. After a crash, the records since the last checkpoint are written
+      again, into new files, and the restarted run removes the half-written one.
     - exactly_once (two-phase commit): files written since the last checkpoint are kept
       under `.dataflow-staging/RUN/NODE/` in `directory`, and a checkpoint lists its files in
       a manifest there; they move into place only once the checkpoint is committed, so a
@@ -407,8 +409,9 @@ class WriteFile(Sink[WriteFileConfig]):
             return _File(self.config, self.store.create(staged), schema, partial(self._done, name))
         if self.fs is None:
             directory = Path(self.root)
-            final_path, tmp = directory / name, directory / f".{name}.tmp"
-            if final_path.exists() or tmp.exists():
+            final_path, tmp = directory / name, directory / f".{name}{self._tmp_suffix}"
+            # Taken too while any run or node is still writing it under a temporary name.
+            if final_path.exists() or any(directory.glob(f".{glob.escape(name)}.*.tmp")):
                 return None
             self.file_path = str(tmp)
             return _File(
@@ -467,8 +470,18 @@ class WriteFile(Sink[WriteFileConfig]):
         if self.two_phase:
             self._publish_up_to(checkpoint_id)
 
+    @property
+    def _tmp_suffix(self) -> str:
+        # Tagged with run and node: a restarted run finds (and removes) exactly its own.
+        return f".{self.context.run_id}.{self.context.node_id}.tmp"
+
     def recover(self, committed_checkpoint_id: int | None) -> None:
         self._locate()
+        if not self.two_phase and self.fs is None:
+            # A crash leaves the file being written under its temporary name: the run writes
+            # those records again from the checkpoint's offsets, so the leftover goes.
+            for leftover in Path(self.root).glob(f".*{self._tmp_suffix}"):
+                leftover.unlink(missing_ok=True)
         if committed_checkpoint_id is not None:
             self._publish_up_to(committed_checkpoint_id)
         with self._publishing:

@@ -346,7 +346,7 @@ JSONL_ORDER_COLUMNS = {
 
 def leftovers(directory: Path) -> tuple[list[str], list[str]]:
     """(names a glob shows that are not published part files, every file hidden from it:
-    `.NAME.tmp` of at-least-once, anything under `.dataflow-staging`), relative paths."""
+    `.NAME.RUN.NODE.tmp` of at-least-once, anything under `.dataflow-staging`), relative paths."""
     # glob.glob, as a shell or read_file: names starting with "." are not matched.
     visible = [
         os.path.relpath(p, directory)

@@ -10,6 +10,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
 
+from dataflow.processor import Context
 from dataflow_processors.write_file import WriteFile
 
 ROWS = [{"id": i, "name": f"n{i}", "score": i / 2} for i in range(25)]
@@ -25,12 +26,32 @@ async def test_file_appears_only_when_complete(h):
     await sink.write_async(h.to_batch(ROWS[:10]))
     await sink.write_async(h.to_batch(ROWS[10:]))
     # While open, only the hidden temporary name exists: no reader sees half a file.
-    assert listing(h.data_dir / "out") == [".part-run1-00000.csv.tmp"]
+    assert listing(h.data_dir / "out") == [".part-run1-00000.csv.run1.test.tmp"]
     await sink.flush_async()
     assert listing(h.data_dir / "out") == ["part-run1-00000.csv"]
     assert pcsv.read_csv(h.data_dir / "out" / "part-run1-00000.csv").to_pylist() == ROWS
     await sink.close()
     assert listing(h.data_dir / "out") == ["part-run1-00000.csv"]
+
+
+async def test_a_restarted_run_removes_its_half_written_file(h):
+    crashed = h.make(WriteFile, {"directory": "out", "format": "jsonl"})
+    await crashed.recover_async(None)
+    await crashed.open()
+    await crashed.write_async(h.to_batch(ROWS[:10]))  # then the process dies: no close
+    config = WriteFile.parse_config({"directory": "out", "format": "jsonl"})
+    other = WriteFile(config, Context(node_id="other", run_id="run1", data_dir=h.data_dir))
+    await other.open()
+    await other.write_async(h.to_batch(ROWS[:1]))  # another node's file being written
+    restarted = h.make(WriteFile, {"directory": "out", "format": "jsonl"})
+    await restarted.recover_async(None)
+    # The other node's file is still being written: only this node's leftover went.
+    assert listing(h.data_dir / "out") == [".part-run1-00001.jsonl.run1.other.tmp"]
+    await restarted.open()
+    await restarted.write_async(h.to_batch(ROWS))
+    await restarted.close()
+    await other.close()
+    assert listing(h.data_dir / "out") == ["part-run1-00000.jsonl", "part-run1-00001.jsonl"]
 
 
 async def test_roll_by_rows_splits_batches_exactly(h):
