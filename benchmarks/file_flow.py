@@ -382,7 +382,19 @@ def write_results(
         f"`benchmarks/engine_overhead.py`: {overhead_line(over)}",
         "",
     ]
-    path.write_text("\n".join(lines))
+    path.write_text("\n".join(lines) + other_sections(path))
+
+
+OWN_SECTIONS = ("## CSV -> filter -> select -> JSON lines", "## Per-batch overhead")
+
+
+def other_sections(path: Path) -> str:
+    """The sections of RESULTS.md written by other benchmarks (checkpoints.py...): kept."""
+    if not path.exists():
+        return ""
+    parts = path.read_text().split("\n## ")[1:]
+    kept = [f"## {part}" for part in parts if not f"## {part}".startswith(OWN_SECTIONS)]
+    return "".join(f"\n{section.rstrip()}\n" for section in kept)
 
 
 def main() -> None:
