@@ -16,6 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from dataflow.api.errors import ApiError
 from dataflow.api.services import Services
 from dataflow.events.run_events import RunStatus
+from dataflow.runtime.live import LiveMessage, StateMessage
 from dataflow.runtime.runs import RunManager
 
 
@@ -148,7 +149,7 @@ async def flow_websocket(socket: WebSocket, flow_id: str) -> None:
     await socket.accept()
     status = services.runs.status(flow_id)
     if status:
-        await socket.send_json({"type": "state", "run": msgspec.to_builtins(status)})
+        await socket.send_text(_live_json(StateMessage(run=status)))
     async with services.runs.subscribe(flow_id) as queue:
         receiver = asyncio.create_task(_drain(socket))
         try:
@@ -160,13 +161,17 @@ async def flow_websocket(socket: WebSocket, flow_id: str) -> None:
                 if getter not in done:
                     getter.cancel()
                     break
-                await socket.send_json(getter.result())
+                await socket.send_text(_live_json(getter.result()))
         except (WebSocketDisconnect, RuntimeError):
             pass
         finally:
             receiver.cancel()
             with contextlib.suppress(Exception):
                 await socket.close()
+
+
+def _live_json(message: LiveMessage) -> str:
+    return msgspec.json.encode(message).decode()
 
 
 async def _drain(socket: WebSocket) -> None:

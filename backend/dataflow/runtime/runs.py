@@ -48,6 +48,7 @@ from dataflow.runtime.checkpoints import (
     write_state,
 )
 from dataflow.runtime.engine import FlowRun, RunContext
+from dataflow.runtime.live import ErrorMessage, LiveMessage, MetricsMessage, StateMessage
 from dataflow.runtime.state import FINAL_STATES
 from dataflow.secrets import Secrets, find_refs, resolve_config
 from dataflow.settings import Settings
@@ -129,7 +130,7 @@ class RunManager:
         self._runs: dict[str, _Run] = {}  # flow id -> its latest run
         self._run_ids: dict[str, list[str]] = {}  # flow id -> all its run ids, oldest first
         self._locks: dict[str, asyncio.Lock] = {}
-        self._subscribers: dict[str, set[asyncio.Queue]] = {}
+        self._subscribers: dict[str, set[asyncio.Queue[LiveMessage]]] = {}
         self._position = 0
 
     # -- read side ---------------------------------------------------------------
@@ -214,7 +215,7 @@ class RunManager:
             run.status = status
         quiet = CheckpointCommitted | OffsetsReported | MetricsReported
         if any(not isinstance(e, quiet) for e in events):
-            self._publish(status.flow_id, {"type": "state", "run": msgspec.to_builtins(status)})
+            self._publish(status.flow_id, StateMessage(run=status))
 
     async def start(self, flow_id: str) -> RunStatus:
         async with self._lock(flow_id):
@@ -314,8 +315,7 @@ class RunManager:
             elif outcome.state == "failed":
                 message = self._mask(outcome.error or "failed")
                 self._publish(
-                    run.status.flow_id,
-                    {"type": "error", "node_id": outcome.error_node, "message": message},
+                    run.status.flow_id, ErrorMessage(node_id=outcome.error_node, message=message)
                 )
                 await self._record(run, RunFailed(error=message, node_id=outcome.error_node))
             elif run.status.state in ACTIVE_STATES:
@@ -472,7 +472,7 @@ class RunManager:
             log.exception("run %s: interruption failed", run.status.run_id)
 
     # -- live view ---------------------------------------------------------------
-    def _publish(self, flow_id: str, message: dict[str, Any]) -> None:
+    def _publish(self, flow_id: str, message: LiveMessage) -> None:
         for queue in self._subscribers.get(flow_id, ()):
             if queue.full():  # a slow browser loses old ticks, never blocks the runtime
                 with contextlib.suppress(asyncio.QueueEmpty):
@@ -481,14 +481,11 @@ class RunManager:
 
     def _publish_metrics(self, run: _Run) -> None:
         if run.engine is not None and self._subscribers.get(run.status.flow_id):
-            self._publish(
-                run.status.flow_id,
-                {"type": "metrics", "metrics": msgspec.to_builtins(run.engine.metrics())},
-            )
+            self._publish(run.status.flow_id, MetricsMessage(metrics=run.engine.metrics()))
 
     @contextlib.asynccontextmanager
-    async def subscribe(self, flow_id: str) -> AsyncIterator[asyncio.Queue]:
-        queue: asyncio.Queue = asyncio.Queue(maxsize=100)
+    async def subscribe(self, flow_id: str) -> AsyncIterator[asyncio.Queue[LiveMessage]]:
+        queue: asyncio.Queue[LiveMessage] = asyncio.Queue(maxsize=100)
         self._subscribers.setdefault(flow_id, set()).add(queue)
         try:
             yield queue
