@@ -68,7 +68,7 @@ def flow(batches: int, capacity: int) -> Flow:
 
 
 async def measure(batches: int, capacity: int) -> float:
-    run = FlowRun(
+    run = FlowRun.of(
         flow(batches, capacity), registry_with(Noop, Discard), context=RunContext(sample_size=200)
     )
     started = time.perf_counter()

@@ -91,7 +91,7 @@ def variant_engine(csv: Path, out: Path) -> dict[str, Any]:
     flow = convert_flow(flow_document(csv, out))
 
     async def go() -> tuple[float, float, Any]:
-        run = FlowRun(flow, registry, context=RunContext(run_id="bench"))
+        run = FlowRun.of(flow, registry, context=RunContext(run_id="bench"))
         started, cpu = time.perf_counter(), cpu_seconds()
         await run.start()
         outcome = await run.wait()

@@ -48,6 +48,7 @@ from dataflow.processor import (
 )
 from dataflow.processor.base import Output
 from dataflow.runtime import Checkpoint, FlowMetrics, FlowRun, RunContext
+from dataflow.secrets import SecretNotFound
 
 __all__ = [
     "ListSink",
@@ -55,6 +56,7 @@ __all__ = [
     "ListSource",
     "ListSourceConfig",
     "RunResult",
+    "StaticSecrets",
     "registry_with",
     "run_flow",
     "run_sink",
@@ -350,6 +352,21 @@ def with_queue_capacity(flow: Flow, max_batches: int) -> Flow:
     return msgspec.structs.replace(flow, edges=edges)
 
 
+class StaticSecrets:
+    """Secret values given by name (the Secrets protocol of dataflow.secrets), for tests."""
+
+    def __init__(self, values: Mapping[str, str]):
+        self.values = dict(values)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.values
+
+    def value(self, name: str) -> str:
+        if name not in self.values:
+            raise SecretNotFound(name)
+        return self.values[name]
+
+
 async def run_flow(
     flow: Flow | Mapping[str, Any] | str | bytes,
     registry: Registry | None = None,
@@ -359,6 +376,7 @@ async def run_flow(
     offsets: Mapping[str, Any] | None = None,
     restore: Checkpoint | None = None,
     context: RunContext | None = None,
+    secrets: Mapping[str, str] | None = None,
 ) -> RunResult:
     """Run a flow to its end with the real engine and return what its list sinks collected.
 
@@ -366,6 +384,8 @@ async def run_flow(
     `queue_capacity` overrides every edge's max_batches (1 flushes out backpressure bugs).
     `restore` resumes from a checkpoint (`FlowRun.checkpoint()` of an earlier run returns
     one): source offsets, node state, sinks recovered up to it; `offsets` resumes sources only.
+    `secrets` gives the values of the secrets the flow refers to (`{"secret": NAME}`), as the
+    server's secret store would. The flow must validate (FlowBuildError lists the problems).
     A flow still running after `timeout` seconds is force-stopped: TimeoutError.
     """
     doc = as_flow(flow)
@@ -375,7 +395,14 @@ async def run_flow(
         registry = registry_with(
             *(c for c in default_registry() if c not in (ListSource, ListSink))
         )
-    run = FlowRun(doc, registry, context=context, offsets=offsets, restore=restore)
+    run = FlowRun.of(
+        doc,
+        registry,
+        secrets=StaticSecrets(secrets) if secrets is not None else None,
+        context=context,
+        offsets=offsets,
+        restore=restore,
+    )
     await run.start()
     try:
         outcome = await asyncio.wait_for(asyncio.shield(run.wait()), timeout)

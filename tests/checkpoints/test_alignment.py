@@ -34,7 +34,7 @@ async def test_the_fast_input_is_held_at_the_barrier_until_the_slow_one_sends_it
         ["fast -> rec:left", "slow_src -> slow", "slow -> rec:right", "rec -> out"],
         capacity,
     )
-    run = FlowRun(flow, REGISTRY)
+    run = FlowRun.of(flow, REGISTRY)
     await run.start()
     await until(lambda: run.metrics().edges["e2"].queued_batches >= capacity)
     checkpoint = await asyncio.wait_for(run.checkpoint(), 20)
@@ -63,7 +63,7 @@ async def test_consecutive_checkpoints_each_snapshot_what_came_before_their_barr
         ["one -> rec:left", "two -> rec:right", "rec -> out"],
         capacity,
     )
-    run = FlowRun(flow, REGISTRY)
+    run = FlowRun.of(flow, REGISTRY)
     await run.start()
     await until(lambda: len(run.processor("out").batches) >= 3)
     taken = [await asyncio.wait_for(run.checkpoint(), 20) for _ in range(3)]
@@ -88,7 +88,7 @@ async def test_an_input_that_ends_completes_the_alignment(make_flow, capacity, u
         ["short -> rec:left", "long -> rec:right", "rec -> out"],
         capacity,
     )
-    run = FlowRun(flow, REGISTRY)
+    run = FlowRun.of(flow, REGISTRY)
     await run.start()
     await until(lambda: run.metrics().nodes["short"].state == "finished")
     checkpoint = await asyncio.wait_for(run.checkpoint(), 20)
@@ -109,7 +109,7 @@ async def test_a_source_waiting_for_input_does_not_hold_a_checkpoint_up(make_flo
         },
         ["idle -> out", "busy -> out"],
     )
-    run = FlowRun(flow, REGISTRY)
+    run = FlowRun.of(flow, REGISTRY)
     await run.start()
     await until(lambda: (run.offsets().get("busy") or 0) >= 3)
     checkpoint = await asyncio.wait_for(run.checkpoint(), 20)
@@ -130,7 +130,7 @@ async def test_a_stateless_concurrent_transform_passes_barriers_in_order(
         ["src -> slow", "slow -> out"],
         capacity,
     )
-    run = FlowRun(flow, REGISTRY)
+    run = FlowRun.of(flow, REGISTRY)
     await run.start()
     await until(lambda: (run.offsets().get("src") or 0) >= 5)
     checkpoint = await asyncio.wait_for(run.checkpoint(), 20)

@@ -28,7 +28,7 @@ async def test_sinks_publish_and_sources_acknowledge_only_after_the_store_commit
         {"src": ack_source(delay=0.001), "out": "two_phase_sink"}, ["src -> out"], capacity
     )
     checkpoints = RecordingCheckpoints()
-    run = FlowRun(flow, REGISTRY, store=checkpoints)
+    run = FlowRun.of(flow, REGISTRY, store=checkpoints)
     await run.start()
     await until(lambda: (run.offsets().get("src") or 0) >= 3)
     first = await asyncio.wait_for(run.checkpoint(), 20)
@@ -62,7 +62,7 @@ async def test_sinks_publish_and_sources_acknowledge_only_after_the_store_commit
 async def test_the_end_of_the_data_is_the_last_checkpoint(make_flow, capacity):
     flow = make_flow({"src": ack_source(7), "out": "two_phase_sink"}, ["src -> out"], capacity)
     checkpoints = RecordingCheckpoints()
-    run = FlowRun(flow, REGISTRY, store=checkpoints)
+    run = FlowRun.of(flow, REGISTRY, store=checkpoints)
     await run.start()
     assert (await asyncio.wait_for(run.wait(), 20)).state == "completed"
     assert store().names() == [
@@ -83,7 +83,7 @@ async def test_a_restored_run_recovers_its_sinks_before_opening_and_numbers_on(m
     flow = make_flow({"src": ack_source(delay=0.001), "out": "two_phase_sink"}, ["src -> out"])
     store().staged = {4: [{"i": "committed"}], 5: [{"i": "after the checkpoint"}]}
     checkpoints = RecordingCheckpoints()
-    run = FlowRun(flow, REGISTRY, store=checkpoints, restore=Checkpoint(4, {"src": 10}))
+    run = FlowRun.of(flow, REGISTRY, store=checkpoints, restore=Checkpoint(4, {"src": 10}))
     await run.start()
     assert store().names()[:2] == [("recover", 4, "out"), ("open", "out")]
     # Staged for the committed checkpoint: published; staged after it: discarded.
@@ -99,7 +99,7 @@ async def test_a_checkpoint_the_store_refuses_publishes_nothing(make_flow, until
     flow = make_flow({"src": ack_source(delay=0.001), "out": "two_phase_sink"}, ["src -> out"])
     checkpoints = RecordingCheckpoints()
     checkpoints.fail = True
-    run = FlowRun(flow, REGISTRY, store=checkpoints)
+    run = FlowRun.of(flow, REGISTRY, store=checkpoints)
     await run.start()
     await until(lambda: (run.offsets().get("src") or 0) >= 3)
     with pytest.raises(OSError, match="unreachable"):
@@ -129,7 +129,7 @@ async def test_a_sink_waiting_for_a_refused_commit_does_not_stall_the_next_check
     )
     checkpoints = RecordingCheckpoints()
     checkpoints.fail = True
-    run = FlowRun(flow, REGISTRY, store=checkpoints)
+    run = FlowRun.of(flow, REGISTRY, store=checkpoints)
     await run.start()
     await until(lambda: (run.offsets().get("src") or 0) >= 3)
     with pytest.raises(OSError):
@@ -151,7 +151,7 @@ async def test_a_run_that_fails_before_the_checkpoint_completes_commits_nothing(
         ["src -> slow", "slow -> out"],
     )
     checkpoints = RecordingCheckpoints()
-    run = FlowRun(flow, REGISTRY, store=checkpoints)
+    run = FlowRun.of(flow, REGISTRY, store=checkpoints)
     await run.start()
     # The barrier goes out behind queued batches; the sink fails on the first of them.
     await until(lambda: run.metrics().edges["e1"].queued_batches >= 2)
@@ -167,7 +167,7 @@ async def test_a_failing_commit_is_retried_by_the_next_checkpoint(make_flow, unt
         {"src": ack_source(delay=0.001), "out": ("two_phase_sink", {"fail_commit": True})},
         ["src -> out"],
     )
-    run = FlowRun(flow, REGISTRY)
+    run = FlowRun.of(flow, REGISTRY)
     await run.start()
     await until(lambda: (run.offsets().get("src") or 0) >= 3)
     await asyncio.wait_for(run.checkpoint(), 20)
@@ -190,7 +190,7 @@ async def test_a_sink_whose_input_ended_is_prepared_by_the_next_checkpoint(make_
         },
         ["short -> a", "long -> b"],
     )
-    run = FlowRun(flow, REGISTRY)
+    run = FlowRun.of(flow, REGISTRY)
     await run.start()
     await until(lambda: run.metrics().nodes["a"].state == "finished")
     assert store("a").published == []
@@ -205,7 +205,7 @@ async def test_a_sink_whose_input_ended_is_prepared_by_the_next_checkpoint(make_
 async def test_a_forced_stop_takes_no_last_checkpoint(make_flow, until):
     flow = make_flow({"src": ack_source(delay=0.001), "out": "two_phase_sink"}, ["src -> out"])
     checkpoints = RecordingCheckpoints()
-    run = FlowRun(flow, REGISTRY, store=checkpoints)
+    run = FlowRun.of(flow, REGISTRY, store=checkpoints)
     await run.start()
     await until(lambda: (run.offsets().get("src") or 0) >= 3)
     assert (await asyncio.wait_for(run.stop(force=True), 20)).forced

@@ -45,7 +45,7 @@ async def test_an_interrupted_windowed_aggregate_resumes_with_the_same_windows(
     expected = await uninterrupted(make_flow, capacity)
     flow = windowed_flow(make_flow, capacity, delay=0.002)
     checkpoints = RecordingCheckpoints()
-    first = FlowRun(flow, REGISTRY, store=checkpoints)
+    first = FlowRun.of(flow, REGISTRY, store=checkpoints)
     await first.start()
     await until(lambda: len(first.processor("out").rows) >= 6)
     outcome = await asyncio.wait_for(first.interrupt(timeout=20), 20)
@@ -57,7 +57,7 @@ async def test_an_interrupted_windowed_aggregate_resumes_with_the_same_windows(
     assert first.metrics().nodes["agg"].state == "cancelled"
     before = first.processor("out").rows
 
-    second = FlowRun(flow, REGISTRY, restore=last)
+    second = FlowRun.of(flow, REGISTRY, restore=last)
     await second.start()
     assert (await asyncio.wait_for(second.wait(), 20)).state == "completed"
     assert before + second.processor("out").rows == expected
@@ -69,7 +69,7 @@ async def test_a_crash_replays_from_the_checkpoint_into_an_exactly_once_sink(
     expected = await uninterrupted(make_flow, capacity)
     flow = windowed_flow(make_flow, capacity, sink="two_phase_sink", delay=0.002)
     checkpoints = RecordingCheckpoints()
-    first = FlowRun(flow, REGISTRY, store=checkpoints)
+    first = FlowRun.of(flow, REGISTRY, store=checkpoints)
     await first.start()
     await until(lambda: (first.offsets().get("src") or 0) >= 150)
     await asyncio.wait_for(first.checkpoint(), 20)
@@ -80,7 +80,7 @@ async def test_a_crash_replays_from_the_checkpoint_into_an_exactly_once_sink(
     assert last is not None and last.checkpoint_id == 1
     assert first.offsets()["src"] > last.offsets["src"]
 
-    second = FlowRun(flow, REGISTRY, restore=last)
+    second = FlowRun.of(flow, REGISTRY, restore=last)
     await second.start()
     assert (await asyncio.wait_for(second.wait(), 20)).state == "completed"
     assert store().names("recover")[-1] == ("recover", 1, "out")
@@ -97,7 +97,7 @@ async def test_interrupting_keeps_the_state_that_finish_would_have_emitted(make_
         ["src -> count", "count -> out"],
     )
     checkpoints = RecordingCheckpoints()
-    run = FlowRun(flow, REGISTRY, store=checkpoints)
+    run = FlowRun.of(flow, REGISTRY, store=checkpoints)
     await run.start()
     await until(lambda: (run.offsets().get("src") or 0) >= 10)
     await asyncio.wait_for(run.interrupt(timeout=20), 20)
@@ -121,7 +121,7 @@ async def test_interrupting_a_paused_run_still_checkpoints(make_flow, until):
         capacity=4,
     )
     checkpoints = RecordingCheckpoints()
-    run = FlowRun(flow, REGISTRY, store=checkpoints)
+    run = FlowRun.of(flow, REGISTRY, store=checkpoints)
     await run.start()
     await until(lambda: (run.offsets().get("src") or 0) >= 10)
     await run.pause()
@@ -143,7 +143,7 @@ async def test_a_finite_run_interrupted_after_its_end_completes(make_flow):
         {"src": ("list_source", {"rows": [{"i": 1}] * 5}), "count": "count", "out": "list_sink"},
         ["src -> count", "count -> out"],
     )
-    run = FlowRun(flow, REGISTRY)
+    run = FlowRun.of(flow, REGISTRY)
     await run.start()
     assert (await asyncio.wait_for(run.wait(), 20)).state == "completed"
     outcome = await run.interrupt()

@@ -293,10 +293,12 @@ async def test_poll_follows_next_links_in_the_body_with_a_bearer_token(mini_http
         "records_pointer": "/data/items",
         "pagination": "next_link",
         "next_pointer": "/links/next",
-        "auth_token": "s3cret",
+        "auth_token": {"secret": "api-token"},
     }
     result = await run_flow(
-        flow_of({"id": "poll", "type": "http_poll", "config": config}), registry_with(HttpPoll)
+        flow_of({"id": "poll", "type": "http_poll", "config": config}),
+        registry_with(HttpPoll),
+        secrets={"api-token": "s3cret"},
     )
     assert result.state == "completed", result.error
     assert result.outputs["out"] == [{"id": 1}, {"id": 2}, {"id": 3}]
@@ -363,7 +365,9 @@ async def test_poll_since_field_asks_only_for_newer_records(mini_http):
 
     # Polling on: each poll sends the newest id of the ones before.
     config |= {"once": False, "interval_seconds": 0.05}
-    run = FlowRun(as_flow(flow_of({"id": "poll", "type": "http_poll", "config": config})), registry)
+    run = FlowRun.of(
+        as_flow(flow_of({"id": "poll", "type": "http_poll", "config": config})), registry
+    )
     await run.start()
     polls = len(api.seen)
     await until(lambda: len(api.seen) >= polls + 2)
@@ -431,7 +435,7 @@ async def test_websocket_messages_become_records_and_it_reconnects():
             "retry_backoff_seconds": 0.05,
         }
         source = {"id": "ws", "type": "websocket_subscribe", "config": config}
-        run = FlowRun(as_flow(flow_of(source, failure=True)), registry_with(WebsocketSubscribe))
+        run = FlowRun.of(as_flow(flow_of(source, failure=True)), registry_with(WebsocketSubscribe))
         await run.start()
         out = run.processor("out")
         await until(lambda: len(out.rows) >= 4)

@@ -23,7 +23,7 @@ async def test_a_slow_sink_holds_the_source_back(make_flow, max_batches):
         ["src -> out"],
         max_batches,
     )
-    run = FlowRun(flow, REGISTRY)
+    run = FlowRun.of(flow, REGISTRY)
     sink = run.processor("out")
     ahead: list[int] = []
     queued: list[int] = []
@@ -54,7 +54,7 @@ async def test_the_block_reaches_the_source_through_a_transform(make_flow, until
         ["src -> keep", "keep:matched -> out"],
         2,
     )
-    run = FlowRun(flow, REGISTRY)
+    run = FlowRun.of(flow, REGISTRY)
     await run.start()
     await until(lambda: len(run.processor("out").batches) >= 10)
     produced = run.offsets()["src"]
@@ -78,7 +78,7 @@ async def test_the_byte_threshold_also_holds_the_source_back(make_flow):
         ["src -> out"],
     )
     flow.edges[0].settings.max_bytes = 2500  # two batches of ~1 KiB
-    run = FlowRun(flow, REGISTRY)
+    run = FlowRun.of(flow, REGISTRY)
     queued: list[int] = []
     run.subscribe(lambda n: queued.append(run.metrics().edges["e1"].queued_bytes))
     await run.start()

@@ -80,7 +80,7 @@ async def test_fan_out_hands_the_same_batch_object_to_every_edge(make_flow, capa
         ["src -> a", "src -> b"],
         capacity,
     )
-    run = FlowRun(flow, REGISTRY)
+    run = FlowRun.of(flow, REGISTRY)
     await run.start()
     assert (await asyncio.wait_for(run.wait(), 10)).state == "completed"
     a, b = run.processor("a").batches, run.processor("b").batches
@@ -124,7 +124,7 @@ async def test_tables_are_split_into_batches_and_empty_batches_are_not_sent(make
         ["src -> chunky", "chunky -> out", "chunky:extra -> extra"],
         capacity,
     )
-    run = FlowRun(flow, REGISTRY)
+    run = FlowRun.of(flow, REGISTRY)
     await run.start()
     assert (await asyncio.wait_for(run.wait(), 10)).state == "completed"
     assert [b.num_rows for b in run.processor("out").batches] == [3, 3]
@@ -138,7 +138,7 @@ async def test_concurrency_processes_batches_at_once_and_keeps_their_order(make_
         ["src -> slow", "slow -> out"],
         capacity,
     )
-    run = FlowRun(flow, REGISTRY)
+    run = FlowRun.of(flow, REGISTRY)
     await run.start()
     assert (await asyncio.wait_for(run.wait(), 20)).state == "completed"
     assert run.processor("out").rows == [{"i": i} for i in range(24)]
@@ -157,7 +157,7 @@ async def test_a_barrier_goes_on_once_it_came_on_both_inputs(make_flow, capacity
         ["one -> union:left", "two -> union:right", "union -> out"],
         capacity,
     )
-    run = FlowRun(flow, REGISTRY)
+    run = FlowRun.of(flow, REGISTRY)
     sink_rows_at_checkpoint: list[int] = []
     run.subscribe(
         lambda n: (
@@ -187,7 +187,7 @@ async def test_a_barrier_waits_for_every_input_of_a_sink(make_flow, capacity, un
         ["one -> out", "two -> out"],
         capacity,
     )
-    run = FlowRun(flow, REGISTRY)
+    run = FlowRun.of(flow, REGISTRY)
     await run.start()
     await until(lambda: len(run.processor("out").batches) >= 3)
     first = (await asyncio.wait_for(run.checkpoint(), 10)).offsets
@@ -202,7 +202,7 @@ async def test_a_checkpoint_after_a_source_ended_uses_its_final_offset(make_flow
         {"done": numbers(3), "busy": numbers(1, repeat=0, delay_seconds=0.001), "out": "list_sink"},
         ["done -> out", "busy -> out"],
     )
-    run = FlowRun(flow, REGISTRY)
+    run = FlowRun.of(flow, REGISTRY)
     await run.start()
     await until(lambda: run.metrics().nodes["done"].state == "finished")
     offsets = (await asyncio.wait_for(run.checkpoint(), 10)).offsets

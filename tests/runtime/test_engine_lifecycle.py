@@ -63,7 +63,7 @@ async def test_a_finite_flow_completes_and_says_so(make_flow, capacity):
         ["src -> count", "count -> out"],
         capacity,
     )
-    run = FlowRun(flow, REGISTRY)
+    run = FlowRun.of(flow, REGISTRY)
     notices: list[RunNotice] = []
     run.subscribe(notices.append)
     await run.start()
@@ -82,7 +82,7 @@ async def test_a_finite_flow_completes_and_says_so(make_flow, capacity):
 
 async def test_pause_stops_the_source_and_resume_continues_it(make_flow, capacity, until):
     flow = make_flow({"src": endless(delay=0.002), "out": "list_sink"}, ["src -> out"], capacity)
-    run = FlowRun(flow, REGISTRY)
+    run = FlowRun.of(flow, REGISTRY)
     await run.start()
     await until(lambda: (run.offsets().get("src") or 0) >= 5)
     await run.pause()
@@ -110,7 +110,7 @@ async def test_graceful_stop_drains_every_queued_batch_into_the_sinks(make_flow,
         ["src -> keep", "keep:matched -> out"],
         capacity,
     )
-    run = FlowRun(flow, REGISTRY)
+    run = FlowRun.of(flow, REGISTRY)
     await run.start()
     await until(lambda: len(run.processor("out").batches) >= 5)
     outcome = await asyncio.wait_for(run.stop(), 10)
@@ -132,7 +132,7 @@ async def test_graceful_stop_while_paused_still_drains(make_flow, until):
         ["src -> out"],
         capacity=8,
     )
-    run = FlowRun(flow, REGISTRY)
+    run = FlowRun.of(flow, REGISTRY)
     await run.start()
     await until(lambda: len(run.processor("out").batches) >= 3)
     await run.pause()
@@ -143,7 +143,7 @@ async def test_graceful_stop_while_paused_still_drains(make_flow, until):
 
 async def test_graceful_stop_interrupts_a_source_waiting_for_input(make_flow, until):
     flow = make_flow({"src": endless(delay=3600), "out": "closing_sink"}, ["src -> out"])
-    run = FlowRun(flow, REGISTRY)
+    run = FlowRun.of(flow, REGISTRY)
     await run.start()
     await asyncio.sleep(0.05)
     outcome = await asyncio.wait_for(run.stop(), 10)
@@ -157,7 +157,7 @@ async def test_force_stop_cancels_now_and_still_closes(make_flow, capacity, unti
         ["src -> out"],
         capacity,
     )
-    run = FlowRun(flow, REGISTRY)
+    run = FlowRun.of(flow, REGISTRY)
     await run.start()
     await until(lambda: len(run.processor("out").batches) >= 2)
     outcome = await asyncio.wait_for(run.stop(force=True), 10)
@@ -175,7 +175,7 @@ async def test_a_slow_graceful_stop_can_fall_back_to_force(make_flow, until):
         ["src -> out"],
         capacity=64,
     )
-    run = FlowRun(flow, REGISTRY)
+    run = FlowRun.of(flow, REGISTRY)
     await run.start()
     await until(lambda: run.metrics().edges["e1"].queued_batches >= 10)
     outcome = await asyncio.wait_for(run.stop(timeout=0.1), 10)
@@ -188,7 +188,7 @@ async def test_a_source_given_an_offset_resumes_from_it(make_flow, capacity):
         ["src -> out"],
         capacity,
     )
-    run = FlowRun(flow, REGISTRY, offsets={"src": 4})
+    run = FlowRun.of(flow, REGISTRY, offsets={"src": 4})
     assert run.offsets() == {"src": 4}
     offsets_seen: list[int] = []
     run.subscribe(lambda n: isinstance(n, OffsetsChanged) and offsets_seen.append(n.offset))
@@ -200,7 +200,9 @@ async def test_a_source_given_an_offset_resumes_from_it(make_flow, capacity):
 
 
 async def test_lifecycle_calls_outside_their_state_are_harmless(make_flow):
-    run = FlowRun(make_flow({"src": "list_source", "out": "list_sink"}, ["src -> out"]), REGISTRY)
+    run = FlowRun.of(
+        make_flow({"src": "list_source", "out": "list_sink"}, ["src -> out"]), REGISTRY
+    )
     await run.pause()
     assert run.state == "created"
     with pytest.raises(RuntimeError, match="not started"):
@@ -214,7 +216,9 @@ async def test_lifecycle_calls_outside_their_state_are_harmless(make_flow):
 
 
 async def test_stop_before_start_ends_the_run(make_flow):
-    run = FlowRun(make_flow({"src": "list_source", "out": "list_sink"}, ["src -> out"]), REGISTRY)
+    run = FlowRun.of(
+        make_flow({"src": "list_source", "out": "list_sink"}, ["src -> out"]), REGISTRY
+    )
     assert (await run.stop()).state == "stopped"
     with pytest.raises(RuntimeError, match="already started"):
         await run.start()
@@ -228,7 +232,7 @@ async def test_stop_while_processors_open_closes_them_and_starts_nothing(make_fl
             await asyncio.sleep(0.1)
 
     flow = make_flow({"src": "list_source", "out": "slow_to_open"}, ["src -> out"])
-    run = FlowRun(flow, registry_with(SlowToOpen))
+    run = FlowRun.of(flow, registry_with(SlowToOpen))
     starting = asyncio.create_task(run.start())
     await asyncio.sleep(0.02)
     outcome = await asyncio.wait_for(run.stop(), 10)
@@ -241,30 +245,32 @@ async def test_stop_while_processors_open_closes_them_and_starts_nothing(make_fl
 @pytest.mark.parametrize(
     ("nodes", "edges", "message"),
     [
-        ({"src": "nope"}, [], "node 'src': unknown processor type 'nope'"),
+        ({"src": "nope"}, [], "nodes[0].type: node 'src': unknown processor type 'nope'"),
         (
             {"src": ("list_source", {"batch_size": 0})},
             [],
-            "node 'src' (list_source): invalid config: Expected `int` >= 1 - at `$.batch_size`",
+            "nodes[0].config.batch_size: list_source in node 'src': Expected `int` >= 1",
         ),
         (
             {"src": "list_source", "f": ("filter", {"condition": "true"})},
             ["src -> f", "f:out -> src"],
-            "edge 'e2': node 'f' has no output port 'out' (ports: matched, unmatched)",
+            "edges[1].source_port: edge 'e2': node 'f' has no output port 'out' (its output "
+            "ports: matched, unmatched) (and 1 more)",
         ),
         (
             {"src": "list_source", "out": "list_sink"},
             ["src -> out:left"],
-            "edge 'e1': node 'out' has no input port 'left' (ports: in)",
+            "edges[0].target_port: edge 'e1': node 'out' has no input port 'left' (its input "
+            "ports: in) (and 1 more)",
         ),
         (
             {"a": ("filter", {"condition": "true"}), "b": ("filter", {"condition": "true"})},
             ["a:matched -> b", "b:matched -> a"],
-            "the flow has a cycle through nodes a, b",
+            "nodes[0]: cycle through nodes a -> b -> a",
         ),
     ],
 )
 def test_a_flow_that_cannot_run_is_refused_with_the_place_named(make_flow, nodes, edges, message):
     with pytest.raises(FlowBuildError) as info:
-        FlowRun(make_flow(nodes, edges), REGISTRY)
+        FlowRun.of(make_flow(nodes, edges), REGISTRY)
     assert str(info.value) == message

@@ -22,7 +22,7 @@ async def finished_run(make_flow, capacity: int, n: int, sample_size: int = 200)
         ["src -> out"],
         capacity,
     )
-    run = FlowRun(flow, registry_with(), context=RunContext(sample_size=sample_size))
+    run = FlowRun.of(flow, registry_with(), context=RunContext(sample_size=sample_size))
     await run.start()
     assert (await asyncio.wait_for(run.wait(), 10)).state == "completed"
     return run

@@ -25,7 +25,7 @@ from dataflow.api.static import find_static_dir, static_handler
 from dataflow.events.flows import FlowStore
 from dataflow.events.journal import open_journal
 from dataflow.events.projections import FlowListProjection
-from dataflow.graph import validate_document
+from dataflow.graph import check_document
 from dataflow.processor import Registry, default_registry
 from dataflow.runtime.runs import RunManager
 from dataflow.secrets import SecretStore, mask_logs
@@ -66,11 +66,11 @@ async def load_example_flows(services: Services, directory: Path) -> int:
         return 0
     loaded = 0
     for path in sorted(directory.glob("*.json")):
-        flow, report = validate_document(path.read_bytes(), services.registry)
-        if flow is None:
-            log.warning("skipping example %s: %s", path, report.errors[0].message)
+        checked = check_document(path.read_bytes(), services.registry)
+        if checked.flow is None:
+            log.warning("skipping example %s: %s", path, checked.report.errors[0].message)
             continue
-        await services.flows.create(flow)
+        await services.flows.create(checked.flow, checked=True)
         loaded += 1
     await services.flow_list.catch_up()
     return loaded

@@ -13,7 +13,7 @@ from dataflow.api.services import Services
 from dataflow.events.diff import FlowDiff
 from dataflow.events.flows import FlowState, HistoryEntry, VersionInfo
 from dataflow.events.projections import FlowSummary
-from dataflow.graph import ValidationReport, validate_document, validate_flow
+from dataflow.graph import ValidationReport, check_document, check_flow
 from dataflow.model import Flow, export_flow, new_id
 
 FlowBody = Annotated[
@@ -56,7 +56,8 @@ def envelope(state: FlowState) -> FlowEnvelope:
 def decode_document(services: Services, data: Any, *, strict: bool) -> Flow:
     """A flow from a request body; structural errors always reject, graph errors only when
     `strict` (imports), since a design saved from the canvas may be unfinished."""
-    flow, report = validate_document(data, services.registry, services.secrets)
+    checked = check_document(data, services.registry, services.secrets)
+    flow, report = checked.flow, checked.report
     if flow is None:
         raise invalid(report.errors)
     # The journal keeps every event forever: a clear password must never reach it.
@@ -99,7 +100,7 @@ class FlowController(Controller):
     @post("/")
     async def create_flow(self, services: Services, data: FlowBody) -> FlowEnvelope:
         flow = decode_document(services, data, strict=False)
-        return envelope(await services.flows.create(flow))
+        return envelope(await services.flows.create(flow, checked=True))
 
     @post("/import")
     async def import_flow(self, services: Services, data: FlowBody) -> FlowEnvelope:
@@ -107,13 +108,12 @@ class FlowController(Controller):
         flow = decode_document(services, data, strict=True)
         if not flow.id or await services.flows.exists(flow.id):
             flow.id = new_id("flow-")
-        return envelope(await services.flows.create(flow))
+        return envelope(await services.flows.create(flow, checked=True))
 
     @post("/validate", status_code=200)
     async def validate(self, services: Services, data: FlowBody) -> ValidationReport:
         """Validate any document; nothing is stored."""
-        _, report = validate_document(data, services.registry, services.secrets)
-        return report
+        return check_document(data, services.registry, services.secrets).report
 
     @get("/{flow_id:str}")
     async def get_flow(self, services: Services, flow_id: str) -> Response[FlowEnvelope]:
@@ -131,7 +131,7 @@ class FlowController(Controller):
         flow = decode_document(services, body, strict=False)
         if flow.id and flow.id != flow_id:
             raise ApiError(400, f"the document's id {flow.id!r} is not {flow_id!r}")
-        result = await services.flows.save(flow_id, flow, expected)
+        result = await services.flows.save(flow_id, flow, expected, checked=True)
         return SavedFlow(
             **msgspec.structs.asdict(envelope(result.state)),
             merged=result.merged,
@@ -194,4 +194,4 @@ class FlowController(Controller):
     @get("/{flow_id:str}/validation")
     async def validation(self, services: Services, flow_id: str) -> ValidationReport:
         state = await services.flows.get(flow_id)
-        return validate_flow(state.flow, services.registry, services.secrets)
+        return check_flow(state.flow, services.registry, services.secrets).report

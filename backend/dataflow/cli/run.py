@@ -8,18 +8,17 @@ import signal
 import sys
 from pathlib import Path
 
-import msgspec
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from dataflow.graph import validate_document
+from dataflow.graph import FlowPlan, check_document
 from dataflow.model import Flow, new_id
 from dataflow.processor import default_registry
 from dataflow.runtime.engine import FlowRun, RunContext
 from dataflow.runtime.metrics import FlowMetrics
 from dataflow.runtime.state import FINAL_STATES
-from dataflow.secrets import EnvSecrets, resolve_config
+from dataflow.secrets import EnvSecrets
 
 
 def _human(n: float) -> str:
@@ -59,11 +58,11 @@ def progress_table(flow: Flow, metrics: FlowMetrics) -> Table:
     return table
 
 
-async def _run(flow: Flow, data_dir: Path, allow_python: bool, quiet: bool) -> int:
+async def _run(plan: FlowPlan, data_dir: Path, allow_python: bool, quiet: bool) -> int:
     console = Console(stderr=True)
+    flow = plan.flow
     run = FlowRun(
-        flow,
-        default_registry(),
+        plan,
         context=RunContext(
             flow_id=flow.id or "cli",
             run_id=new_id("run-"),
@@ -113,12 +112,9 @@ def run_file(path: Path, *, data_dir: Path, allow_python: bool = False, quiet: b
         print(f"{path}: {exc.strerror}", file=sys.stderr)
         return 1
     secrets = EnvSecrets()  # no server here: values come from DATAFLOW_SECRET_<NAME>
-    flow, report = validate_document(data, default_registry(), secrets)
-    for issue in report.errors:
+    checked = check_document(data, default_registry(), secrets)
+    for issue in checked.report.errors:
         print(f"{path}: error: {issue.path}: {issue.message} [{issue.code}]", file=sys.stderr)
-    if flow is None or not report.valid:
+    if checked.plan is None:
         return 1
-    flow.nodes = [
-        msgspec.structs.replace(n, config=resolve_config(n.config, secrets)) for n in flow.nodes
-    ]
-    return asyncio.run(_run(flow, data_dir, allow_python, quiet))
+    return asyncio.run(_run(checked.plan.with_secrets(secrets), data_dir, allow_python, quiet))

@@ -138,8 +138,12 @@ class FlowStore:
         self.journal = journal
         self.snapshot_every = snapshot_every
 
-    async def create(self, flow: Flow) -> FlowState:
-        flow = _validated(flow)
+    async def create(self, flow: Flow, *, checked: bool = False) -> FlowState:
+        """Store a new flow. `checked`: the flow was just decoded by the validator (which
+        enforced every constraint and owns no other reference to it), so it is not copied
+        and checked again."""
+        if not checked:
+            flow = _validated(flow)
         if not flow.id:
             flow.id = new_id("flow-")
         _check_id(flow.id)
@@ -162,15 +166,17 @@ class FlowStore:
     ) -> FlowState:
         return (await self._load(flow_id, version, include_deleted=include_deleted)).state
 
-    async def save(self, flow_id: str, doc: Flow, expected_version: int) -> SaveResult:
-        """Save the whole document, based on `expected_version`.
+    async def save(
+        self, flow_id: str, doc: Flow, expected_version: int, *, checked: bool = False
+    ) -> SaveResult:
+        """Save the whole document, based on `expected_version` (`checked` as in create).
 
         A stale base is three-way merged with the current version (MergeConflict when it
         cannot be); a write racing another one is re-read and merged again.
         """
         if doc.id and doc.id != flow_id:
             raise ValueError(f"document id {doc.id!r} does not match flow {flow_id!r}")
-        doc = msgspec.structs.replace(_validated(doc), id=flow_id)
+        doc = msgspec.structs.replace(doc if checked else _validated(doc), id=flow_id)
         for attempt in itertools.count(1):
             current = await self._load(flow_id)
             version = current.state.version

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import msgspec
@@ -10,6 +12,7 @@ import networkx as nx
 import pyarrow as pa
 
 from dataflow.graph.issues import Column, Issue, ValidationReport, msgspec_issue
+from dataflow.graph.plan import FlowPlan, NodePlan
 from dataflow.model import Edge, Flow, Node
 from dataflow.processor import Processor, ProcessorConfig, Registry, SchemaError, Sink, Source
 from dataflow.secrets import Secrets, find_refs, secret_fields, substitute
@@ -27,20 +30,29 @@ class _LooseFlow(msgspec.Struct, kw_only=True):
     settings: Any = msgspec.UNSET
 
 
-def validate_document(
-    doc: Any, registry: Registry, secrets: Secrets | None = None
-) -> tuple[Flow | None, ValidationReport]:
-    """Validate raw JSON (bytes or decoded): structural errors of every node and edge, then
-    the graph rules. Returns the decoded flow when the structure is valid."""
+@dataclass(frozen=True)
+class Checked:
+    """What checking a document gives: the decoded flow when its structure is valid, the
+    report, and the plan to run when the flow is valid as a whole."""
+
+    flow: Flow | None
+    report: ValidationReport
+    plan: FlowPlan | None = None
+
+
+def check_document(doc: Any, registry: Registry, secrets: Secrets | None = None) -> Checked:
+    """Check raw JSON (bytes or decoded): structural errors of every node and edge, then the
+    graph rules. The document is decoded once, here."""
     if isinstance(doc, bytes | str):
         try:
             doc = msgspec.json.decode(doc)
         except msgspec.DecodeError as exc:
-            return None, _report([Issue(path="$", code="invalid_json", message=str(exc))], [])
+            issue = Issue(path="$", code="invalid_json", message=str(exc))
+            return Checked(flow=None, report=_report([issue], []))
     try:
         loose = msgspec.convert(doc, type=_LooseFlow)
     except msgspec.ValidationError as exc:
-        return None, _report([msgspec_issue(exc, "")], [])
+        return Checked(flow=None, report=_report([msgspec_issue(exc, "")], []))
 
     errors: list[Issue] = []
     nodes: list[Node] = []
@@ -66,21 +78,36 @@ def validate_document(
         errors.append(msgspec_issue(exc, ""))
         flow = None
     if errors or flow is None:
-        return None, _report(errors, [])
+        return Checked(flow=None, report=_report(errors, []))
     flow.nodes, flow.edges = nodes, edges
-    return flow, validate_flow(flow, registry, secrets)
+    return check_flow(flow, registry, secrets)
 
 
-def _raw_id(raw: Any, key: str) -> dict[str, str]:
-    value = raw.get("id") if isinstance(raw, dict) else None
-    return {key: value} if isinstance(value, str) else {}
+def check_flow(flow: Flow, registry: Registry, secrets: Secrets | None = None) -> Checked:
+    """Every problem of a decoded flow, and its plan when there is none; with `secrets`,
+    references to unknown secrets are problems too."""
+    return _Validator(flow, registry, secrets).run()
+
+
+def validate_document(
+    doc: Any, registry: Registry, secrets: Secrets | None = None
+) -> tuple[Flow | None, ValidationReport]:
+    """`check_document` without the plan: the decoded flow (None when its structure is
+    invalid) and the report."""
+    checked = check_document(doc, registry, secrets)
+    return checked.flow, checked.report
 
 
 def validate_flow(
     flow: Flow, registry: Registry, secrets: Secrets | None = None
 ) -> ValidationReport:
     """Every problem of the flow; with `secrets`, references to unknown secrets too."""
-    return _Validator(flow, registry, secrets).run()
+    return check_flow(flow, registry, secrets).report
+
+
+def _raw_id(raw: Any, key: str) -> dict[str, str]:
+    value = raw.get("id") if isinstance(raw, dict) else None
+    return {key: value} if isinstance(value, str) else {}
 
 
 class _Validator:
@@ -102,7 +129,7 @@ class _Validator:
             Issue(path=path, code=code, message=message, severity="warning", **ids)
         )
 
-    def run(self) -> ValidationReport:
+    def run(self) -> Checked:
         self.check_ids()
         self.check_nodes()
         self.check_delivery()
@@ -110,7 +137,28 @@ class _Validator:
         self.check_ports_connected(graph)
         acyclic = self.check_cycles(graph)
         schemas = self.propagate_schemas(graph) if acyclic else {}
-        return _report(self.errors, self.warnings, schemas)
+        report = _report(self.errors, self.warnings, schemas)
+        plan = self.plan(graph, schemas) if not self.errors else None
+        return Checked(flow=self.flow, report=report, plan=plan)
+
+    def plan(self, graph: nx.MultiDiGraph, schemas: dict[str, dict[str, pa.Schema]]) -> FlowPlan:
+        """Only called without errors: every node resolved and decoded, the graph acyclic."""
+        nodes: dict[str, NodePlan] = {}
+        for node_id in nx.lexicographical_topological_sort(graph, key=self.node_index.get):
+            cls, config = self.classes[node_id], self.configs[node_id]
+            nodes[node_id] = NodePlan(
+                node=self.flow.nodes[self.node_index[node_id]],
+                cls=cls,
+                config=config,
+                inputs=tuple(cls.input_ports(config)),
+                outputs=tuple(cls.output_ports(config)),
+            )
+        return FlowPlan(
+            flow=self.flow,
+            nodes=MappingProxyType(nodes),
+            edges=tuple(self.flow.edges),
+            schemas=MappingProxyType(schemas),
+        )
 
     def check_ids(self) -> None:
         for kind, items in (("nodes", self.flow.nodes), ("edges", self.flow.edges)):

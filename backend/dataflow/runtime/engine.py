@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
+from dataflow.graph import FlowPlan, Issue, check_flow
 from dataflow.model import Flow, new_id
-from dataflow.processor.base import Context, Processor, Source
+from dataflow.processor.base import Context, Processor
 from dataflow.processor.registry import Registry
 from dataflow.runtime.checkpoints import (
     Checkpoint,
@@ -35,6 +34,7 @@ from dataflow.runtime.state import (
     RunState,
     StateChanged,
 )
+from dataflow.secrets import Secrets
 
 log = logging.getLogger(__name__)
 
@@ -62,18 +62,39 @@ class RunContext:
 class FlowBuildError(ValueError):
     """The flow cannot run as it is; the message names the node or edge."""
 
-    def __init__(self, message: str, *, node_id: str | None = None, edge_id: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        node_id: str | None = None,
+        edge_id: str | None = None,
+        issues: Sequence[Issue] = (),
+    ):
         super().__init__(message)
         self.node_id = node_id
         self.edge_id = edge_id
+        self.issues = list(issues)
+
+    @classmethod
+    def from_issues(cls, issues: Sequence[Issue]) -> FlowBuildError:
+        first = issues[0]
+        more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
+        return cls(
+            f"{first.path}: {first.message}{more}",
+            node_id=first.node_id,
+            edge_id=first.edge_id,
+            issues=issues,
+        )
 
 
 class FlowRun:
     """Runs one flow: `await start()`, then `pause()`/`resume()`/`stop()`/`interrupt()`,
     `checkpoint()`, `await wait()`.
 
-    Structural problems (unknown type, bad config, unknown port, cycle) raise FlowBuildError
-    from the constructor; everything that goes wrong once started ends in state `failed`.
+    It runs a plan (dataflow.graph.check_flow): the flow is already known to be valid, so
+    the engine checks nothing the plan guarantees. `FlowRun.of(flow, registry)` checks and
+    plans in one step. A processor whose constructor raises gives FlowBuildError naming the
+    node; everything that goes wrong once started ends in state `failed`.
 
     `restore` is the committed checkpoint a restarted run resumes from (source offsets, node
     state; sinks recover up to its id); `offsets` alone resumes sources only. Complete
@@ -82,8 +103,7 @@ class FlowRun:
 
     def __init__(
         self,
-        flow: Flow,
-        registry: Registry,
+        plan: FlowPlan,
         *,
         context: RunContext | None = None,
         offsets: Mapping[str, Any] | None = None,
@@ -92,6 +112,7 @@ class FlowRun:
     ):
         if restore is not None and offsets is not None:
             raise ValueError("give the checkpoint to restore or offsets, not both")
+        flow = plan.flow
         self.flow = flow
         self.context = context or RunContext(flow_id=flow.id)
         self.run_id = self.context.run_id
@@ -120,32 +141,44 @@ class FlowRun:
         self._supervisor: asyncio.Task[None] | None = None
         self._started_at: float | None = None
         self._ended_at: float | None = None
-        self._edges = {e.id: EdgeRuntime(e, self.context.sample_size) for e in flow.edges}
-        self._runners = self._build(registry)
+        self._edges = {e.id: EdgeRuntime(e, self.context.sample_size) for e in plan.edges}
+        self._runners = self._build(plan)
         self._checkpoints = CheckpointTracker(
             (r.node.id for r in self._runners.values() if r.kind == "source"),
             (r.node.id for r in self._runners.values() if r.terminal),
             last_id=self._committed_id,
         )
 
+    @classmethod
+    def of(
+        cls,
+        flow: Flow,
+        registry: Registry,
+        *,
+        secrets: Secrets | None = None,
+        context: RunContext | None = None,
+        offsets: Mapping[str, Any] | None = None,
+        restore: Checkpoint | None = None,
+        store: CheckpointStore | None = None,
+    ) -> FlowRun:
+        """Check the flow and run its plan; FlowBuildError carries the first validation
+        error (the whole report is on `.issues`). With `secrets`, references resolve."""
+        checked = check_flow(flow, registry, secrets)
+        if checked.plan is None:
+            raise FlowBuildError.from_issues(checked.report.errors)
+        return cls(
+            checked.plan.with_secrets(secrets),
+            context=context,
+            offsets=offsets,
+            restore=restore,
+            store=store,
+        )
+
     # -- building ------------------------------------------------------------------------
-    def _build(self, registry: Registry) -> dict[str, NodeRunner]:
-        flow = self.flow
+    def _build(self, plan: FlowPlan) -> dict[str, NodeRunner]:
         processors: dict[str, Processor] = {}
-        for node in flow.nodes:
-            if node.id in processors:
-                raise FlowBuildError(f"node id {node.id!r} is used twice", node_id=node.id)
-            cls = registry.get(node.type)
-            if cls is None:
-                raise FlowBuildError(
-                    f"node '{node.id}': unknown processor type {node.type!r}", node_id=node.id
-                )
-            try:
-                config = cls.parse_config(node.config)
-            except msgspec.ValidationError as exc:
-                raise FlowBuildError(
-                    f"node '{node.id}' ({node.type}): invalid config: {exc}", node_id=node.id
-                ) from exc
+        for step in plan:
+            node = step.node
             ctx = Context(
                 node_id=node.id,
                 flow_id=self.context.flow_id,
@@ -153,63 +186,25 @@ class FlowRun:
                 data_dir=self.context.data_dir,
                 allow_python=self.context.allow_python,
                 logger=self.context.logger.getChild(node.id),
-                delivery=flow.settings.delivery,
+                delivery=plan.flow.settings.delivery,
             )
             try:
-                processors[node.id] = cls(config, ctx)
+                processors[node.id] = step.cls(step.config, ctx)
             except Exception as exc:
                 raise FlowBuildError(
                     f"node '{node.id}' ({node.type}): {describe(exc)}", node_id=node.id
                 ) from exc
-
-        inputs: dict[str, list[tuple[str, EdgeRuntime]]] = {n: [] for n in processors}
+        inputs: dict[str, list[tuple[str, EdgeRuntime]]] = {p.id: [] for p in plan}
         outputs: dict[str, dict[str, list[EdgeRuntime]]] = {
-            node_id: {port: [] for port in type(p).output_ports(p.config)}
-            for node_id, p in processors.items()
+            p.id: {port: [] for port in p.outputs} for p in plan
         }
-        if len(self._edges) != len(flow.edges):
-            raise FlowBuildError("edge ids must be unique")
         for edge_rt in self._edges.values():
             edge = edge_rt.edge
-            for end, node_id in (("source", edge.source), ("target", edge.target)):
-                if node_id not in processors:
-                    raise FlowBuildError(
-                        f"edge '{edge.id}': {end} node {node_id!r} does not exist",
-                        edge_id=edge.id,
-                    )
-            ports = outputs[edge.source]
-            if edge.source_port not in ports:
-                raise FlowBuildError(
-                    f"edge '{edge.id}': node '{edge.source}' has no output port "
-                    f"{edge.source_port!r} (ports: {', '.join(ports) or 'none'})",
-                    edge_id=edge.id,
-                )
-            target = processors[edge.target]
-            in_ports = type(target).input_ports(target.config)
-            if edge.target_port not in in_ports:
-                raise FlowBuildError(
-                    f"edge '{edge.id}': node '{edge.target}' has no input port "
-                    f"{edge.target_port!r} (ports: {', '.join(in_ports) or 'none'})",
-                    edge_id=edge.id,
-                )
-            ports[edge.source_port].append(edge_rt)
+            outputs[edge.source][edge.source_port].append(edge_rt)
             inputs[edge.target].append((edge.target_port, edge_rt))
-        for node_id, p in processors.items():
-            if isinstance(p, Source) and inputs[node_id]:
-                raise FlowBuildError(
-                    f"node '{node_id}' is a source and cannot have incoming edges",
-                    node_id=node_id,
-                )
-        order = _topological(processors, self._edges.values())
         runners = {
-            node_id: NodeRunner(
-                self.flow.node(node_id),  # type: ignore[arg-type]
-                processors[node_id],
-                inputs[node_id],
-                outputs[node_id],
-                self,
-            )
-            for node_id in order
+            p.id: NodeRunner(p.node, processors[p.id], inputs[p.id], outputs[p.id], self)
+            for p in plan
         }
         for runner in runners.values():
             runner.processor.context.on_problem = runner.counters.failed
@@ -661,25 +656,3 @@ class FlowRun:
     def processor(self, node_id: str) -> Processor:
         """The processor instance of a node (tests and tools inspect it)."""
         return self._runners[node_id].processor
-
-
-def _topological(processors: Mapping[str, Processor], edges: Any) -> list[str]:
-    """Node ids, upstream before downstream; FlowBuildError on a cycle."""
-    indegree = dict.fromkeys(processors, 0)
-    downstream: dict[str, list[str]] = {n: [] for n in processors}
-    for edge_rt in edges:
-        downstream[edge_rt.edge.source].append(edge_rt.edge.target)
-        indegree[edge_rt.edge.target] += 1
-    ready = [n for n, d in indegree.items() if d == 0]
-    order: list[str] = []
-    while ready:
-        node_id = ready.pop(0)
-        order.append(node_id)
-        for target in downstream[node_id]:
-            indegree[target] -= 1
-            if indegree[target] == 0:
-                ready.append(target)
-    if len(order) != len(processors):
-        cycle = sorted(n for n in processors if n not in order)
-        raise FlowBuildError(f"the flow has a cycle through nodes {', '.join(cycle)}")
-    return order

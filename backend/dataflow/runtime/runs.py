@@ -36,7 +36,7 @@ from dataflow.events.run_events import (
     apply,
     decode_run_event,
 )
-from dataflow.graph import Issue, validate_flow
+from dataflow.graph import FlowPlan, Issue, check_flow
 from dataflow.model import Flow, new_id
 from dataflow.processor import Registry
 from dataflow.runtime.checkpoints import (
@@ -47,10 +47,10 @@ from dataflow.runtime.checkpoints import (
     remove_state_except,
     write_state,
 )
-from dataflow.runtime.engine import FlowRun, RunContext
+from dataflow.runtime.engine import FlowBuildError, FlowRun, RunContext
 from dataflow.runtime.live import ErrorMessage, LiveMessage, MetricsMessage, StateMessage
 from dataflow.runtime.state import FINAL_STATES
-from dataflow.secrets import Secrets, find_refs, resolve_config
+from dataflow.secrets import Secrets
 from dataflow.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -222,9 +222,9 @@ class RunManager:
             if self.is_active(flow_id):
                 raise InvalidTransition("start", self.state_of(flow_id), flow_id)
             state = await self.flows.get(flow_id)
-            report = validate_flow(state.flow, self.registry, self.secrets)
-            if not report.valid:
-                raise FlowNotRunnable(flow_id, report.errors)
+            checked = check_flow(state.flow, self.registry, self.secrets)
+            if checked.plan is None:
+                raise FlowNotRunnable(flow_id, checked.report.errors)
             run_id = new_id("run-")
             run = _Run(RunStatus(run_id=run_id, flow_id=flow_id, flow_version=state.version), 0)
             await self._record(
@@ -232,13 +232,13 @@ class RunManager:
             )
             self._runs[flow_id] = run
             self._run_ids.setdefault(flow_id, []).append(run_id)
-            await self._launch(run, state.flow, started=RunStarted())
+            await self._launch(run, checked.plan, started=RunStarted())
             return run.status
 
     async def _launch(
         self,
         run: _Run,
-        flow: Flow,
+        plan: FlowPlan | Flow,
         started: RunEvent,
         *,
         restore: Checkpoint | None = None,
@@ -253,10 +253,15 @@ class RunManager:
             sample_size=self.settings.sample_size,
         )
         run.finished = asyncio.Event()
+        flow = plan.flow if isinstance(plan, FlowPlan) else plan
         try:
+            if not isinstance(plan, FlowPlan):  # a recovered run: its version is checked again
+                checked = check_flow(plan, self.registry, self.secrets)
+                if checked.plan is None:
+                    raise FlowBuildError.from_issues(checked.report.errors)
+                plan = checked.plan
             engine = FlowRun(
-                self._with_secrets(flow),
-                self.registry,
+                plan.with_secrets(self.secrets),
                 context=context,
                 offsets=offsets,
                 restore=restore,
@@ -286,16 +291,6 @@ class RunManager:
         """The flow's own interval, unless the server overrides every flow's (tests)."""
         override = self.settings.offsets_report_seconds
         return override if override is not None else flow.settings.checkpoint_interval_seconds
-
-    def _with_secrets(self, flow: Flow) -> Flow:
-        """The flow with secret references replaced by their values, for the engine only."""
-        if self.secrets is None or not any(find_refs(n.config) for n in flow.nodes):
-            return flow
-        nodes = [
-            msgspec.structs.replace(n, config=resolve_config(n.config, self.secrets))
-            for n in flow.nodes
-        ]
-        return msgspec.structs.replace(flow, nodes=nodes)
 
     def _mask(self, text: str) -> str:
         mask = getattr(self.secrets, "mask", None)
