@@ -1,0 +1,3 @@
+"""Access stores on every journal backend (the events suite's fixtures)."""
+
+from tests.events.conftest import durable_store, journal, store  # noqa: F401 - fixtures
