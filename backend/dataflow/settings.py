@@ -39,6 +39,21 @@ class Settings(msgspec.Struct, kw_only=True):
     #: Records kept per edge for the data preview (sample endpoint).
     sample_size: Annotated[int, msgspec.Meta(ge=0, le=100_000)] = 200
 
+    #: Password of the `admin` user created on first start (DATAFLOW_ADMIN_PASSWORD); unset:
+    #: a random one, printed once and written to DATA_DIR/admin-password.txt (mode 0600).
+    admin_password: str | None = None
+    #: How long an editor session lasts.
+    session_hours: Annotated[float, msgspec.Meta(gt=0, le=720)] = 12.0
+    #: Sign-in attempts allowed per client address and minute (then 429).
+    login_attempts_per_minute: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 10
+    #: Argon2id cost of password hashes: lowering them makes a stolen hash cheaper to guess.
+    password_time_cost: Annotated[int, msgspec.Meta(ge=1, le=20)] = 3
+    password_memory_kib: Annotated[int, msgspec.Meta(ge=8, le=4 * 1024 * 1024)] = 65536
+    password_parallelism: Annotated[int, msgspec.Meta(ge=1, le=16)] = 4
+    #: Seconds after which a server reads users and tokens again from the journal (so that a
+    #: revocation on another server takes effect here).
+    access_refresh_seconds: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 5.0
+
     @property
     def data_path(self) -> Path:
         return Path(self.data_dir)

@@ -12,8 +12,11 @@ from dataflow.security import AccessDenied, AccessStore, UserExists
 from dataflow.security.access import AccessError, TokenNotFound
 from dataflow.security.access_events import ACCESS_STREAM
 from dataflow.security.bootstrap import PASSWORD_FILE, ensure_admin
+from dataflow.security.passwords import Passwords
 
 DAY = 86_400.0
+#: Cheap hashes for the many stores these tests make; the defaults are checked once below.
+FAST = Passwords(time_cost=1, memory_kib=8, parallelism=1)
 
 
 class Clock:
@@ -25,7 +28,7 @@ class Clock:
 
 
 async def test_a_password_checks_only_for_its_user_and_is_never_stored_in_clear(journal):
-    access = AccessStore(journal)
+    access = AccessStore(journal, passwords=FAST)
     await access.create_user("alice", "correct horse", "editor")
     assert (await access.check_password("alice", "correct horse")).role == "editor"
     assert await access.check_password("alice", "wrong horse!") is None
@@ -34,8 +37,16 @@ async def test_a_password_checks_only_for_its_user_and_is_never_stored_in_clear(
     assert b"correct horse" not in stored and b"$argon2id$" in stored
 
 
-async def test_a_token_is_shown_once_stored_as_a_hash_and_identifies_its_owner(journal):
+async def test_the_default_hash_is_argon2id_at_rfc_9106_low_memory_cost(journal):
     access = AccessStore(journal)
+    await access.create_user("alice", "correct horse", "viewer")
+    stored = b"".join(r.data for r in await journal.read(ACCESS_STREAM))
+    assert b"$argon2id$v=19$m=65536,t=3,p=4$" in stored
+    assert await access.check_password("alice", "correct horse") is not None
+
+
+async def test_a_token_is_shown_once_stored_as_a_hash_and_identifies_its_owner(journal):
+    access = AccessStore(journal, passwords=FAST)
     await access.create_user("ci", "long enough", "operator")
     issued = await access.issue_token("ci", "github", expires_in=DAY)
     assert issued.token.startswith("dft_") and issued.role == "operator"
@@ -56,7 +67,7 @@ async def test_a_token_is_shown_once_stored_as_a_hash_and_identifies_its_owner(j
 
 
 async def test_a_token_has_at_most_its_owners_role_now_and_later(journal):
-    access = AccessStore(journal)
+    access = AccessStore(journal, passwords=FAST)
     await access.create_user("root", "long enough", "admin")
     await access.create_user("eve", "long enough", "editor")
     with pytest.raises(AccessDenied, match="cannot be admin"):
@@ -70,7 +81,7 @@ async def test_a_token_has_at_most_its_owners_role_now_and_later(journal):
 
 async def test_revoked_expired_and_orphaned_tokens_stop_working(journal):
     clock = Clock()
-    access = AccessStore(journal, clock=clock)
+    access = AccessStore(journal, passwords=FAST, clock=clock)
     await access.create_user("root", "long enough", "admin")
     await access.create_user("bob", "long enough", "viewer")
     revoked = await access.issue_token("bob", "a", expires_in=DAY)
@@ -90,7 +101,7 @@ async def test_revoked_expired_and_orphaned_tokens_stop_working(journal):
 
 
 async def test_bad_names_roles_passwords_and_expiries_are_refused_naming_the_field(journal):
-    access = AccessStore(journal)
+    access = AccessStore(journal, passwords=FAST)
     cases = [
         (access.create_user("../x", "long enough", "viewer"), "name"),
         (access.create_user("x", "long enough", "root"), "role"),
@@ -110,7 +121,7 @@ async def test_bad_names_roles_passwords_and_expiries_are_refused_naming_the_fie
 
 
 async def test_the_last_admin_cannot_be_demoted_or_deleted(journal):
-    access = AccessStore(journal)
+    access = AccessStore(journal, passwords=FAST)
     await access.create_user("root", "long enough", "admin")
     with pytest.raises(AccessDenied, match="last admin"):
         await access.set_role("root", "editor")
@@ -122,8 +133,8 @@ async def test_the_last_admin_cannot_be_demoted_or_deleted(journal):
 
 
 async def test_servers_on_one_journal_see_each_others_users_and_revocations(durable_store):
-    one = AccessStore(durable_store.open(), refresh_seconds=0)
-    two = AccessStore(durable_store.open(), refresh_seconds=0)
+    one = AccessStore(durable_store.open(), passwords=FAST, refresh_seconds=0)
+    two = AccessStore(durable_store.open(), passwords=FAST, refresh_seconds=0)
     await one.create_user("alice", "long enough", "editor")
     issued = await one.issue_token("alice", "ci", expires_in=DAY)
     assert (await two.identify(issued.token)).user == "alice"  # unknown id: read again
@@ -141,7 +152,7 @@ async def test_servers_on_one_journal_see_each_others_users_and_revocations(dura
 async def test_first_start_creates_admin_with_a_password_only_the_owner_can_read(
     journal, tmp_path, capsys
 ):
-    access = AccessStore(journal)
+    access = AccessStore(journal, passwords=FAST)
     path = await ensure_admin(access, tmp_path, None)
     assert path == tmp_path / PASSWORD_FILE
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -152,7 +163,7 @@ async def test_first_start_creates_admin_with_a_password_only_the_owner_can_read
 
 
 async def test_the_admin_password_can_come_from_the_environment(journal, tmp_path):
-    access = AccessStore(journal)
+    access = AccessStore(journal, passwords=FAST)
     assert await ensure_admin(access, tmp_path, "from the env") is None
     assert not (tmp_path / PASSWORD_FILE).exists()
     assert await access.check_password("admin", "from the env") is not None

@@ -10,10 +10,13 @@ from pathlib import Path
 import msgspec
 from litestar import Litestar, Response, get
 from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from dataflow import __version__
+from dataflow.api.access import AuthController, TokenController, UserController
+from dataflow.api.auth import PUBLIC, AuthMiddleware, LoginGuard, authorize, public
 from dataflow.api.catalog import CatalogController
 from dataflow.api.errors import EXCEPTION_HANDLERS, domain_exception_handlers
 from dataflow.api.flows import FlowController
@@ -29,6 +32,9 @@ from dataflow.graph import check_document
 from dataflow.processor import Registry, default_registry
 from dataflow.runtime.runs import RunManager
 from dataflow.secrets import SecretStore, mask_logs
+from dataflow.security import AccessStore
+from dataflow.security.bootstrap import ensure_admin
+from dataflow.security.passwords import Passwords
 from dataflow.settings import Settings
 
 log = logging.getLogger("dataflow")
@@ -42,7 +48,7 @@ class Health(msgspec.Struct):
     detail: str = ""
 
 
-@get("/health", tags=["operations"])
+@get("/health", tags=["operations"], opt=public())
 async def health(services: Services) -> Response[Health]:
     """Liveness and journal reachability."""
     try:
@@ -89,7 +95,27 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
         secrets = SecretStore.open(settings.data_path)
         mask_logs(secrets)
         runs = RunManager(journal, flows, registry, settings, secrets)
-        services = Services(settings, registry, journal, flows, flow_list, runs, secrets)
+        access = AccessStore(
+            journal,
+            passwords=Passwords(
+                time_cost=settings.password_time_cost,
+                memory_kib=settings.password_memory_kib,
+                parallelism=settings.password_parallelism,
+            ),
+            refresh_seconds=settings.access_refresh_seconds,
+        )
+        await ensure_admin(access, settings.data_path, settings.admin_password)
+        services = Services(
+            settings,
+            registry,
+            journal,
+            flows,
+            flow_list,
+            runs,
+            secrets,
+            access,
+            LoginGuard(settings.login_attempts_per_minute),
+        )
         app.state.services = services
         if settings.flowfiles_dir:
             count = await load_example_flows(services, Path(settings.flowfiles_dir))
@@ -105,6 +131,9 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     static_root = find_static_dir(settings.static_dir)
     return Litestar(
         route_handlers=[
+            AuthController,
+            UserController,
+            TokenController,
             CatalogController,
             FlowController,
             RunController,
@@ -116,6 +145,8 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
             static_handler(static_root),
         ],
         dependencies={"services": Provide(provide_services, sync_to_thread=False)},
+        middleware=[DefineMiddleware(AuthMiddleware, exclude_from_auth_key=PUBLIC)],
+        guards=[authorize],
         exception_handlers={**domain_exception_handlers(), **EXCEPTION_HANDLERS},
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_bytes,

@@ -16,6 +16,8 @@ log = logging.getLogger(__name__)
 
 TITLES = {
     400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
@@ -55,9 +57,11 @@ class ApiError(Exception):
         *,
         title: str | None = None,
         errors: list[Any] | None = None,
+        headers: dict[str, str] | None = None,
         **extra: Any,
     ):
         super().__init__(detail)
+        self.headers = headers or {}
         self.problem = Problem(
             status=status,
             title=title or TITLES.get(status, "Error"),
@@ -71,16 +75,17 @@ def invalid(issues: list[Issue], detail: str = "the flow document is invalid") -
     return ApiError(422, f"{detail}: {len(issues)} error(s)", errors=list(issues))
 
 
-def problem_response(problem: Problem) -> Response[bytes]:
+def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> Response[bytes]:
     return Response(
         content=msgspec.json.encode(problem),
         status_code=problem.status,
         media_type="application/problem+json",
+        headers=headers,
     )
 
 
 def _api_error(_: Request, exc: ApiError) -> Response[bytes]:
-    return problem_response(exc.problem)
+    return problem_response(exc.problem, exc.headers)
 
 
 def _http_error(_: Request, exc: HTTPException) -> Response[bytes]:
@@ -126,13 +131,13 @@ def domain_exception_handlers() -> dict[Any, Any]:
     from dataflow import secrets
     from dataflow.events import diff, flows
     from dataflow.runtime import runs
+    from dataflow.security import access
 
-    def handler(status: int, **extra_of: Any):
+    def handler(status: int, title: str | None = None, **extra_of: Any):
         def handle(_: Request, exc: Exception) -> Response[bytes]:
             extra = {k: getter(exc) for k, getter in extra_of.items()}
-            return problem_response(
-                Problem(status=status, title=TITLES.get(status, "Error"), detail=str(exc), **extra)
-            )
+            heading = title or TITLES.get(status, "Error")
+            return problem_response(Problem(status=status, title=heading, detail=str(exc), **extra))
 
         return handle
 
@@ -160,4 +165,13 @@ def domain_exception_handlers() -> dict[Any, Any]:
         secrets.SecretNotFound: handler(404),
         secrets.SecretError: handler(400),
         runs.FlowNotRunnable: handler(422, errors=lambda e: list(e.issues)),
+        access.UserNotFound: handler(404),
+        access.TokenNotFound: handler(404),
+        access.UserExists: handler(409),
+        access.AccessDenied: handler(403),
+        access.AccessError: handler(
+            422,
+            "Invalid request",
+            errors=lambda e: [ErrorItem(path=e.field or "", code="invalid", message=str(e))],
+        ),
     }

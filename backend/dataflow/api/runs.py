@@ -13,6 +13,7 @@ from litestar.params import Parameter
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from dataflow.api.auth import needs
 from dataflow.api.errors import ApiError
 from dataflow.api.services import Services
 from dataflow.events.run_events import RunStatus
@@ -49,6 +50,7 @@ def _metrics_of(services: Services, flow_id: str) -> dict[str, Any]:
 class RunController(Controller):
     path = "/api/v1/flows/{flow_id:str}"
     tags = ["runs"]
+    opt = needs(write="operator")
 
     @post("/start", status_code=200)
     async def start(self, services: Services, flow_id: str) -> RunStatus:

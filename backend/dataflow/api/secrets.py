@@ -7,6 +7,7 @@ from typing import Annotated
 import msgspec
 from litestar import Controller, Response, delete, get, put
 
+from dataflow.api.auth import needs
 from dataflow.api.services import Services
 from dataflow.secrets import NAME_PATTERN, SecretInfo
 
@@ -18,6 +19,8 @@ class SecretValue(msgspec.Struct, forbid_unknown_fields=True):
 class SecretController(Controller):
     path = "/api/v1/secrets"
     tags = ["secrets"]
+    #: Editors pick secrets by name in forms; only admins set or delete values.
+    opt = needs(read="editor", write="admin")
 
     @get("/")
     async def list_secrets(self, services: Services) -> list[SecretInfo]:

@@ -6,12 +6,14 @@ from dataclasses import dataclass
 
 from litestar.datastructures import State
 
+from dataflow.api.auth import LoginGuard
 from dataflow.events.flows import FlowStore
 from dataflow.events.journal import Journal
 from dataflow.events.projections import FlowListProjection
 from dataflow.processor import Registry
 from dataflow.runtime.runs import RunManager
 from dataflow.secrets import SecretStore
+from dataflow.security import AccessStore
 from dataflow.settings import Settings
 
 
@@ -24,6 +26,8 @@ class Services:
     flow_list: FlowListProjection
     runs: RunManager
     secrets: SecretStore
+    access: AccessStore
+    login_guard: LoginGuard
 
 
 def provide_services(state: State) -> Services:

@@ -9,6 +9,8 @@ from litestar import Response, get
 from litestar.exceptions import NotFoundException
 from litestar.response import File
 
+from dataflow.api.auth import public
+
 REPO_BUILD = Path(__file__).resolve().parents[3] / "frontend" / "dist"
 PACKAGED_BUILD = Path(__file__).resolve().parents[1] / "static"
 
@@ -21,7 +23,8 @@ def find_static_dir(configured: str | None) -> Path | None:
 
 
 def static_handler(root: Path | None):
-    @get(["/", "/{path:path}"], include_in_schema=False, sync_to_thread=False)
+    # The editor's files are public: its sign-in page must load before anyone is signed in.
+    @get(["/", "/{path:path}"], include_in_schema=False, sync_to_thread=False, opt=public())
     def serve(path: str = "/") -> Response:
         rel = path.lstrip("/")
         if rel.startswith(("api/", "schema", "metrics", "health")):

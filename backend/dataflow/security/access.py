@@ -31,21 +31,13 @@ from dataflow.security.access_events import (
     UserRoleChanged,
     decode_access_event,
 )
-from dataflow.security.passwords import (
-    check_strength,
-    hash_password,
-    needs_rehash,
-    verify_password,
-)
+from dataflow.security.passwords import Passwords, check_strength
 from dataflow.security.roles import ROLES, Role, lesser
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
 _NAME = re.compile(NAME_PATTERN)
 TOKEN_PREFIX = "dft_"
 _TOKEN = re.compile(r"^dft_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
-#: Compared against when the user does not exist, so that a wrong name costs as long as a
-#: wrong password (no user enumeration by timing).
-_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 _MAX_ATTEMPTS = 5
 
 
@@ -150,10 +142,12 @@ class AccessStore:
         self,
         journal: Journal,
         *,
+        passwords: Passwords | None = None,
         refresh_seconds: float = 5.0,
         clock: Callable[[], float] = time.time,
     ):
         self.journal = journal
+        self.passwords = passwords or Passwords()
         self.refresh_seconds = refresh_seconds
         self.clock = clock
         self.version = 0
@@ -223,11 +217,13 @@ class AccessStore:
     async def check_password(self, name: str, password: str) -> UserInfo | None:
         """The user when the password is theirs; None otherwise (same cost either way)."""
         user = self._users.get(name)
-        stored = user.password_hash if user is not None else _DUMMY_HASH
-        ok = await asyncio.to_thread(verify_password, stored, password)
-        if not ok or user is None:
+        stored = user.password_hash if user is not None else None
+        ok = await asyncio.to_thread(self.passwords.verify, stored, password)
+        if not ok or user is None or stored is None:
             return None
-        if needs_rehash(stored):  # the hasher's parameters were raised since it was set
+        if self.passwords.needs_rehash(
+            stored
+        ):  # the hasher's parameters were raised since it was set
             await self.change_password(name, password)
         return self.user(name)
 
@@ -266,7 +262,7 @@ class AccessStore:
         check_name(name, "user name")
         check_role(role)
         _check_password(password)
-        hashed = await asyncio.to_thread(hash_password, password)
+        hashed = await asyncio.to_thread(self.passwords.hash, password)
 
         def events() -> list[AccessEvent]:
             if name in self._users:
@@ -278,7 +274,7 @@ class AccessStore:
 
     async def change_password(self, name: str, password: str) -> None:
         _check_password(password)
-        hashed = await asyncio.to_thread(hash_password, password)
+        hashed = await asyncio.to_thread(self.passwords.hash, password)
 
         def events() -> list[AccessEvent]:
             self._require_user(name)
