@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dataflow.processor import SchemaError
+from dataflow.sandbox import sandboxed_duckdb
 
 _local = threading.local()
 _database: duckdb.DuckDBPyConnection | None = None
@@ -28,7 +29,8 @@ def connection() -> duckdb.DuckDBPyConnection:
         global _database
         with _database_lock:
             if _database is None:
-                _database = duckdb.connect(config={"threads": 1})
+                # Queries are the user's: no files, network or extensions (dataflow.sandbox).
+                _database = sandboxed_duckdb(threads=1)
             con = _local.con = _database.cursor()
     return con
 

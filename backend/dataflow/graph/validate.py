@@ -217,7 +217,8 @@ class _Validator:
     def check_secrets(self, i: int, node: Node) -> dict[str, Any]:
         """Secret fields must hold references; returns the config with references replaced
         by a placeholder, so that it decodes like the real values will."""
-        for field in sorted(secret_fields(self.registry, node.type)):
+        allowed = secret_fields(self.registry, node.type)
+        for field in sorted(allowed):
             value = node.config.get(field)
             if isinstance(value, str) and value:
                 self.error(
@@ -228,7 +229,18 @@ class _Validator:
                     node_id=node.id,
                 )
         for path, name in find_refs(node.config):
-            if self.secrets is not None and name not in self.secrets:
+            if path not in allowed:
+                # Any other field could carry the value somewhere it is shown or kept: a
+                # sample, an error message, a file name, a query sent to a server.
+                fields = ", ".join(sorted(allowed)) or "none"
+                self.error(
+                    f"nodes[{i}].config.{path}",
+                    "secret_not_allowed",
+                    f"node {node.id!r}: {path} is not a secret field, so it cannot refer to a "
+                    f"secret (the secret fields of {node.type}: {fields})",
+                    node_id=node.id,
+                )
+            elif self.secrets is not None and name not in self.secrets:
                 self.error(
                     f"nodes[{i}].config.{path}",
                     "unknown_secret",

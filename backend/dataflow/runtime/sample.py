@@ -9,6 +9,8 @@ import duckdb
 import msgspec
 import pyarrow as pa
 
+from dataflow.sandbox import sandboxed_duckdb
+
 
 class SampleColumn(msgspec.Struct, frozen=True):
     name: str
@@ -82,9 +84,7 @@ class SampleRing:
 
 def _where(table: pa.Table, where: str) -> pa.Table:
     # The expression comes from an HTTP client: no file, network or extension access.
-    con = duckdb.connect(
-        config={"threads": 1, "enable_external_access": False, "lock_configuration": True}
-    )
+    con = sandboxed_duckdb(threads=1)
     try:
         con.register("sample", table)
         return con.sql(f"SELECT * FROM sample WHERE ({where})").to_arrow_table()
