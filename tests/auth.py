@@ -21,13 +21,15 @@ FAST_HASHING: dict[str, Any] = {
 
 
 def auth_settings() -> dict[str, Any]:
-    """Settings fields for a test app: Settings(**auth_settings(), ...)."""
-    return {"admin_password": ADMIN_PASSWORD, **FAST_HASHING}
+    """Settings fields for a test app: Settings(**auth_settings(), ...). Litestar's test
+    client calls itself testserver.local, a Host the server must then allow."""
+    return {"admin_password": ADMIN_PASSWORD, "allowed_hosts": ["testserver.local"], **FAST_HASHING}
 
 
 def auth_env() -> dict[str, str]:
     """The same for a `dataflow serve` process, as DATAFLOW_* variables."""
-    return {f"DATAFLOW_{k.upper()}": str(v) for k, v in auth_settings().items()}
+    env = {"admin_password": ADMIN_PASSWORD, **FAST_HASHING}
+    return {f"DATAFLOW_{k.upper()}": str(v) for k, v in env.items()}
 
 
 def token_for(client: httpx.Client, name: str = "admin", password: str = ADMIN_PASSWORD) -> str:

@@ -54,6 +54,22 @@ class Settings(msgspec.Struct, kw_only=True):
     #: revocation on another server takes effect here).
     access_refresh_seconds: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 5.0
 
+    #: Host names (and host:port) clients may use to reach the server; any other Host header
+    #: gets 400 (DNS rebinding). Loopback names, and `host` itself when it names one interface,
+    #: are always allowed. From the environment: comma-separated.
+    allowed_hosts: list[str] = msgspec.field(default_factory=list)
+    #: Origins (https://editor.example.com) whose pages may call the API and open the
+    #: WebSocket from a browser; empty (the default): CORS off, only this server's own pages.
+    cors_origins: list[str] = msgspec.field(default_factory=list)
+
+    @property
+    def host_names(self) -> list[str]:
+        """Every Host header value the server answers to."""
+        names = ["127.0.0.1", "localhost", "::1", "[::1]", *self.allowed_hosts]
+        if self.host not in ("", "0.0.0.0", "::"):
+            names.append(self.host)
+        return sorted(set(names))
+
     @property
     def data_path(self) -> Path:
         return Path(self.data_dir)
@@ -67,9 +83,12 @@ class Settings(msgspec.Struct, kw_only=True):
         """Fields from DATAFLOW_<FIELD> variables, then explicit overrides (CLI flags)."""
         env = os.environ if env is None else env
         raw: dict[str, Any] = {}
+        lists = {"allowed_hosts", "cors_origins"}
         for name in cls.__struct_fields__:
             value = env.get(f"DATAFLOW_{name.upper()}")
             if value is not None:
-                raw[name] = value
+                raw[name] = (
+                    [v.strip() for v in value.split(",") if v.strip()] if name in lists else value
+                )
         raw.update({k: v for k, v in overrides.items() if v is not None})
         return msgspec.convert(raw, type=cls, strict=False)

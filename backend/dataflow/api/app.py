@@ -9,6 +9,7 @@ from pathlib import Path
 
 import msgspec
 from litestar import Litestar, Response, get
+from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
@@ -20,6 +21,7 @@ from dataflow.api.auth import PUBLIC, AuthMiddleware, LoginGuard, authorize, pub
 from dataflow.api.catalog import CatalogController
 from dataflow.api.errors import EXCEPTION_HANDLERS, domain_exception_handlers
 from dataflow.api.flows import FlowController
+from dataflow.api.hardening import HardeningMiddleware, add_security_headers
 from dataflow.api.ingest import ingest_handler
 from dataflow.api.runs import RunController, flow_websocket, prometheus_metrics
 from dataflow.api.secrets import SecretController
@@ -145,8 +147,19 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
             static_handler(static_root),
         ],
         dependencies={"services": Provide(provide_services, sync_to_thread=False)},
-        middleware=[DefineMiddleware(AuthMiddleware, exclude_from_auth_key=PUBLIC)],
+        middleware=[
+            DefineMiddleware(
+                HardeningMiddleware,
+                host_names=settings.host_names,
+                allowed_origins=settings.cors_origins,
+            ),
+            DefineMiddleware(AuthMiddleware, exclude_from_auth_key=PUBLIC),
+        ],
+        cors_config=CORSConfig(allow_origins=settings.cors_origins, allow_credentials=True)
+        if settings.cors_origins
+        else None,
         guards=[authorize],
+        before_send=[add_security_headers],
         exception_handlers={**domain_exception_handlers(), **EXCEPTION_HANDLERS},
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_bytes,
