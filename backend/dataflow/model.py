@@ -8,6 +8,9 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 FORMAT_VERSION = 1
+#: Objects and lists nested deeper than this are refused before anything else reads them
+#: (a config has no reason to go past a few levels; recursion limits lie far beyond).
+MAX_DOCUMENT_DEPTH = 64
 
 Id = Annotated[
     str,
@@ -17,6 +20,22 @@ Id = Annotated[
     ),
 ]
 PortName = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+
+
+def nesting_depth(value: object, limit: int = MAX_DOCUMENT_DEPTH) -> int:
+    """How deep lists and dicts nest in a decoded JSON value, counted without recursion and
+    stopping once past `limit`."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                return deepest
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 class Position(msgspec.Struct, forbid_unknown_fields=True):
@@ -81,7 +100,15 @@ class FlowSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class Flow(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """A DataFlow flow document: the unit people export, import and keep in git."""
 
-    id: Annotated[str, msgspec.Meta(description="Empty on create: the server assigns one.")] = ""
+    id: Annotated[
+        str,
+        msgspec.Meta(
+            # The id names a journal stream and a URL path: the node id rule, or empty.
+            pattern=r"^(|[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$",
+            description="Letters, digits, '_', '.', '-', at most 64 characters. Empty on "
+            "create: the server assigns one.",
+        ),
+    ] = ""
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     description: str = ""
     format_version: Annotated[int, msgspec.Meta(ge=1, le=FORMAT_VERSION)] = FORMAT_VERSION

@@ -99,11 +99,24 @@ def _http_error(_: Request, exc: HTTPException) -> Response[bytes]:
                 )
     status = exc.status_code
     detail = exc.detail if exc.detail != TITLES.get(status) else ""
+    headers = dict(exc.headers or {})  # Allow on 405, Retry-After, WWW-Authenticate
     if (status == 400 and "JSON" in (exc.detail or "")) or "decode" in (exc.detail or "").lower():
         detail = f"malformed JSON body: {exc.detail}"
     return problem_response(
-        Problem(status=status, title=TITLES.get(status, "Error"), detail=detail, errors=errors)
+        Problem(status=status, title=TITLES.get(status, "Error"), detail=detail, errors=errors),
+        headers,
     )
+
+
+def _undecodable(_: Request, exc: Exception) -> Response[bytes]:
+    """The body cannot be JSON: bytes that are not UTF-8, or nesting past the decoder's
+    recursion limit (both found by the JSON decoder before any handler runs)."""
+    detail = (
+        "the body is not valid UTF-8"
+        if isinstance(exc, UnicodeDecodeError)
+        else "the JSON body nests too deeply"
+    )
+    return problem_response(Problem(status=400, title=TITLES[400], detail=detail))
 
 
 def _unexpected(request: Request, exc: Exception) -> Response[bytes]:
@@ -120,6 +133,8 @@ def _unexpected(request: Request, exc: Exception) -> Response[bytes]:
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     ApiError: _api_error,
     HTTPException: _http_error,
+    UnicodeDecodeError: _undecodable,
+    RecursionError: _undecodable,
     Exception: _unexpected,
 }
 

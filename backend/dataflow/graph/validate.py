@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from dataflow.graph.issues import Column, Issue, ValidationReport, msgspec_issue
 from dataflow.graph.plan import FlowPlan, NodePlan
-from dataflow.model import Edge, Flow, Node
+from dataflow.model import MAX_DOCUMENT_DEPTH, Edge, Flow, Node, nesting_depth
 from dataflow.processor import Processor, ProcessorConfig, Registry, SchemaError, Sink, Source
 from dataflow.secrets import Secrets, find_refs, secret_fields, substitute
 
@@ -49,6 +49,13 @@ def check_document(doc: Any, registry: Registry, secrets: Secrets | None = None)
         except msgspec.DecodeError as exc:
             issue = Issue(path="$", code="invalid_json", message=str(exc))
             return Checked(flow=None, report=_report([issue], []))
+    if nesting_depth(doc) > MAX_DOCUMENT_DEPTH:
+        issue = Issue(
+            path="$",
+            code="too_deep",
+            message=f"the document nests objects or lists deeper than {MAX_DOCUMENT_DEPTH} levels",
+        )
+        return Checked(flow=None, report=_report([issue], []))
     try:
         loose = msgspec.convert(doc, type=_LooseFlow)
     except msgspec.ValidationError as exc:
