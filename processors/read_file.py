@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import glob
 import itertools
-import os
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Annotated, Any, Literal
 
@@ -16,6 +14,7 @@ import pyarrow.json as pjson
 import pyarrow.parquet as pq
 
 from dataflow.processor import ProcessorConfig, ProcessorSpec, SchemaError, Source, ui
+from dataflow.processor.files import GlobTooLarge, bounded_glob
 from dataflow_processors import _text
 
 ColumnType = Literal[
@@ -149,10 +148,14 @@ class ReadFile(Source[ReadFileConfig]):
 
     # -- schemas -----------------------------------------------------------------------
     def files(self) -> list[str]:
-        return sorted(p for p in glob.glob(self.config.path, recursive=True) if os.path.isfile(p))
+        # Bounded: a pattern over a huge tree or a symlink loop ends with a clear error.
+        return bounded_glob(self.config.path)
 
     def output_schema(self, inputs: Mapping[str, pa.Schema]) -> Mapping[str, pa.Schema] | None:
-        files = self.files()
+        try:
+            files = self.files()
+        except GlobTooLarge as exc:
+            raise SchemaError(str(exc), field="path") from exc
         if not files:
             return None  # files may land later
         try:
