@@ -9,7 +9,7 @@ import msgspec
 import networkx as nx
 import pyarrow as pa
 
-from dataflow.graph.issues import Column, Issue, ValidationReport, msgspec_issue
+from dataflow.graph.issues import Column, Issue, NodePorts, ValidationReport, msgspec_issue
 from dataflow.model import Edge, Flow, Node
 from dataflow.processor import Processor, ProcessorConfig, Registry, SchemaError, Sink, Source
 from dataflow.secrets import Secrets, find_refs, secret_fields, substitute
@@ -110,7 +110,9 @@ class _Validator:
         self.check_ports_connected(graph)
         acyclic = self.check_cycles(graph)
         schemas = self.propagate_schemas(graph) if acyclic else {}
-        return _report(self.errors, self.warnings, schemas)
+        report = _report(self.errors, self.warnings, schemas)
+        report.ports = node_ports(self.classes, self.configs)
+        return report
 
     def check_ids(self) -> None:
         for kind, items in (("nodes", self.flow.nodes), ("edges", self.flow.edges)):
@@ -330,6 +332,20 @@ class _Validator:
             if schemas is not None:
                 out[node_id] = dict(schemas)
         return out
+
+
+def node_ports(
+    classes: dict[str, type[Processor]], configs: dict[str, ProcessorConfig]
+) -> dict[str, NodePorts]:
+    """The ports of each node whose config decodes, as its processor declares them for that
+    config (the editor draws these instead of guessing)."""
+    return {
+        node_id: NodePorts(
+            inputs=list(classes[node_id].input_ports(config)),
+            outputs=list(classes[node_id].output_ports(config)),
+        )
+        for node_id, config in configs.items()
+    }
 
 
 def _report(
