@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { FlowSchema, Issue } from "../api/types";
 import { sampleFlow } from "../test/fixtures";
-import { buildConfigForm } from "./schemaForm";
+import { boundsText, buildConfigForm, type NumberField } from "./schemaForm";
 import { indexIssues } from "./errorPaths";
 import { settingsFieldPaths, settingsFormSchema, settingsIssues } from "./flowSettings";
 
@@ -39,6 +39,7 @@ describe("settings forms", () => {
       ["settings.checkpoint_interval_seconds", "number"],
     ]);
     expect(fields[1]).toMatchObject({ exclusiveMinimum: 0, maximum: 3600, default: 5 });
+    expect(boundsText(fields[1] as NumberField)).toBe("> 0, ≤ 3600");
     const [edge] = buildConfigForm(settingsFormSchema(flowSchema, "Edge")!, {});
     expect(edge?.kind === "object" ? edge.fields.map((f) => f.path) : []).toEqual(["settings.max_batches"]);
     expect(settingsFieldPaths(flow)).toEqual(new Set(["settings.delivery", "settings.checkpoint_interval_seconds"]));
