@@ -10,14 +10,13 @@ from pathlib import Path
 import msgspec
 from litestar import Litestar, Response, get
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from dataflow import __version__
 from dataflow.api.catalog import CatalogController
 from dataflow.api.errors import EXCEPTION_HANDLERS, domain_exception_handlers
 from dataflow.api.flows import FlowController
 from dataflow.api.ingest import ingest_handler
+from dataflow.api.openapi import openapi_config
 from dataflow.api.runs import RunController, flow_websocket, prometheus_metrics
 from dataflow.api.secrets import SecretController
 from dataflow.api.services import Services, provide_services
@@ -42,7 +41,7 @@ class Health(msgspec.Struct):
     detail: str = ""
 
 
-@get("/health", tags=["operations"])
+@get("/health", tags=["operations"], operation_id="get_health")
 async def health(services: Services) -> Response[Health]:
     """Liveness and journal reachability."""
     try:
@@ -119,12 +118,6 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
         exception_handlers={**domain_exception_handlers(), **EXCEPTION_HANDLERS},
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_bytes,
-        openapi_config=OpenAPIConfig(
-            title="DataFlow API",
-            version=__version__,
-            description="Design, version, validate and run flows of processors.",
-            path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
-        ),
+        openapi_config=openapi_config(),
         debug=False,
     )

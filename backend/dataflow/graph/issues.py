@@ -24,12 +24,21 @@ class Column(msgspec.Struct):
     type: str
 
 
+class NodePorts(msgspec.Struct, kw_only=True):
+    """The ports a node has for its config: the ones the canvas draws."""
+
+    inputs: list[str]
+    outputs: list[str]
+
+
 class ValidationReport(msgspec.Struct, kw_only=True):
     valid: bool
     errors: list[Issue]
     warnings: list[Issue]
     #: Propagated output schemas: node id -> port -> columns (only where known).
     schemas: dict[str, dict[str, list[Column]]] = msgspec.field(default_factory=dict)
+    #: Ports of every node whose config decodes: node id -> its inputs and outputs.
+    ports: dict[str, NodePorts] = msgspec.field(default_factory=dict)
 
 
 _AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
