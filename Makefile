@@ -5,12 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8080
 
-.PHONY: run test test-python test-frontend test-e2e lint format setup frontend-build api-types services chromium bench clean
+.PHONY: run test test-python test-frontend test-e2e lint typecheck format setup frontend-build api-types services chromium bench clean
 
 run: setup frontend-build
 	$(BIN)/dataflow serve --host 127.0.0.1 --port $(PORT) --data-dir data --flowfiles flowfiles
 
-test: setup frontend-build chromium services lint test-python test-frontend test-e2e
+test: setup frontend-build chromium services lint typecheck test-python test-frontend test-e2e
 
 setup: $(VENV)/.installed
 
@@ -42,6 +42,13 @@ services:
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# mypy finds the packages under their import names through links (see [tool.mypy]).
+typecheck: setup
+	@mkdir -p build/typecheck
+	@ln -sfn ../../backend/dataflow build/typecheck/dataflow
+	@ln -sfn ../../processors build/typecheck/dataflow_processors
+	$(BIN)/mypy
 
 format: setup
 	$(BIN)/ruff format .

@@ -22,7 +22,7 @@ from dataflow.api.secrets import SecretController
 from dataflow.api.services import Services, provide_services
 from dataflow.api.static import find_static_dir, static_handler
 from dataflow.events.flows import FlowStore
-from dataflow.events.journal import open_journal
+from dataflow.events.open import open_journal
 from dataflow.events.projections import FlowListProjection
 from dataflow.graph import check_document
 from dataflow.processor import Registry, default_registry
