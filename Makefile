@@ -5,12 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8080
 
-.PHONY: run test test-python test-frontend test-e2e lint format setup frontend-build services chromium bench clean
+.PHONY: run test test-python test-frontend test-e2e lint typecheck format setup frontend-build api-types services chromium bench clean
 
 run: setup frontend-build
 	$(BIN)/dataflow serve --host 127.0.0.1 --port $(PORT) --data-dir data --flowfiles flowfiles
 
-test: setup frontend-build chromium services lint test-python test-frontend test-e2e
+test: setup frontend-build chromium services lint typecheck test-python test-frontend test-e2e
 
 setup: $(VENV)/.installed
 
@@ -27,6 +27,11 @@ frontend/node_modules/.installed: frontend/package-lock.json
 frontend-build: frontend/node_modules/.installed
 	cd frontend && npm run build
 
+# The editor's API types from the OpenAPI document (checked in; tests/api/test_openapi.py
+# fails when they are stale).
+api-types: setup frontend/node_modules/.installed
+	bash scripts/gen-api-types.sh
+
 chromium:
 	@command -v chromium >/dev/null || test -x /usr/bin/chromium || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
@@ -38,11 +43,19 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# mypy finds the packages under their import names through links (see [tool.mypy]).
+typecheck: setup
+	@mkdir -p build/typecheck
+	@ln -sfn ../../backend/dataflow build/typecheck/dataflow
+	@ln -sfn ../../processors build/typecheck/dataflow_processors
+	$(BIN)/mypy
+
 format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test-python: setup
+# tests/api/test_openapi.py runs openapi-typescript from frontend/node_modules.
+test-python: setup frontend/node_modules/.installed
 	$(BIN)/pytest -q
 
 test-frontend: frontend/node_modules/.installed

@@ -70,7 +70,7 @@ def document(csv: Path | str, out: Path, delivery: str, interval: float) -> dict
 # -- throughput: one run in a child process ----------------------------------------------------
 def child(delivery: str, interval: float, csv: Path, out: Path, data: Path) -> dict[str, Any]:
     from dataflow.events.flows import FlowStore
-    from dataflow.events.journal import open_journal
+    from dataflow.events.open import open_journal
     from dataflow.model import convert_flow
     from dataflow.processor import Registry
     from dataflow.runtime.runs import RunManager

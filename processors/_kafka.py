@@ -7,7 +7,7 @@ import contextlib
 import time
 from collections.abc import Callable
 from logging import Logger
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 from aiokafka.errors import KafkaError, KafkaTimeoutError
 from aiokafka.helpers import create_ssl_context
@@ -118,12 +118,23 @@ def describe(exc: BaseException) -> str:
     return text if type(exc).__name__ in text else f"{type(exc).__name__}: {text}".rstrip(": ")
 
 
+class _Startable(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+#: An aiokafka producer or consumer.
+Client = TypeVar("Client", bound=_Startable)
+
+
 def retriable(exc: BaseException) -> bool:
     """Errors that go away once the cluster is back (connection, timeouts, leader moves)."""
     return isinstance(exc, KafkaTimeoutError) or bool(getattr(exc, "retriable", False))
 
 
-async def start_with_retry(make: Callable[[], Any], config: KafkaConnectionConfig, log: Logger):
+async def start_with_retry(
+    make: Callable[[], Client], config: KafkaConnectionConfig, log: Logger
+) -> Client:
     """A started aiokafka client; an unreachable cluster is retried until the connect timeout."""
     deadline = time.monotonic() + config.connect_timeout_seconds
     delay = max(config.retry_backoff_seconds, 0.05)

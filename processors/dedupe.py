@@ -107,21 +107,21 @@ class Dedupe(Transform[DedupeConfig]):
                     f'column "{name}" does not exist (upstream columns: {upstream})',
                     field=f"key_columns[{i}]",
                 )
-        name = self.config.time_column
-        if name is not None:
-            if name not in schema.names:
+        time_column = self.config.time_column
+        if time_column is not None:
+            if time_column not in schema.names:
                 raise SchemaError(
-                    f'column "{name}" does not exist (upstream columns: {upstream})',
+                    f'column "{time_column}" does not exist (upstream columns: {upstream})',
                     field="time_column",
                 )
-            kind = schema.field(name).type
+            kind = schema.field(time_column).type
             if not (
                 pa.types.is_timestamp(kind)
                 or pa.types.is_integer(kind)
                 or pa.types.is_floating(kind)
             ):
                 raise SchemaError(
-                    f'"{name}" is {kind}: the event time must be a timestamp or a number of'
+                    f'"{time_column}" is {kind}: the event time must be a timestamp or a number of'
                     " seconds since the epoch",
                     field="time_column",
                 )

@@ -80,6 +80,8 @@ class DuckdbWrite(Sink[DuckdbWriteConfig]):
     def write(self, batch: pa.RecordBatch) -> None:
         # The engine calls write once at a time, so one connection serves every worker thread.
         con, cfg = self.con, self.config
+        if con is None:
+            raise RuntimeError(f"duckdb_write: write() before open() ({cfg.database})")
         con.register("dataflow_batch", batch)
         try:
             if self.columns is None:

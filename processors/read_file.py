@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
 from typing import Annotated, Any, Literal
 
 import pyarrow as pa
@@ -332,7 +332,7 @@ class ReadFile(Source[ReadFileConfig]):
         for batch in f.iter_batches(batch_size=self.config.batch_size, row_groups=groups):
             yield [pa.Table.from_batches([batch])], []
 
-    def read(self, path: str) -> Iterator[tuple[str, pa.RecordBatch]]:
+    def read(self, path: str) -> Generator[tuple[str, pa.RecordBatch]]:
         """(port, batch) items of one file, less what an earlier run already sent on."""
         self.skip, skip_bad = self.position, self.failed
         if self.config.format == "parquet":

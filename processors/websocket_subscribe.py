@@ -179,7 +179,8 @@ class WebsocketSubscribe(Source[WebsocketSubscribeConfig]):
         """Messages until batch_size, linger_ms after the first, or IDLE_SECONDS without any;
         and why the connection dropped, if it did."""
         assert self._ws is not None
-        cfg, messages = self.config, []
+        cfg = self.config
+        messages: list[str | bytes] = []
         loop = asyncio.get_running_loop()
         deadline = loop.time() + IDLE_SECONDS
         while len(messages) < cfg.batch_size:

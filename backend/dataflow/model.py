@@ -75,7 +75,9 @@ class Edge(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     source_port: PortName = "out"
     target: str
     target_port: PortName = "in"
-    settings: EdgeSettings = msgspec.field(default_factory=EdgeSettings)
+    settings: Annotated[EdgeSettings, msgspec.Meta(title="Queue thresholds")] = msgspec.field(
+        default_factory=EdgeSettings
+    )
 
 
 class FlowSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -114,7 +116,9 @@ class Flow(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     format_version: Annotated[int, msgspec.Meta(ge=1, le=FORMAT_VERSION)] = FORMAT_VERSION
     nodes: list[Node] = msgspec.field(default_factory=list)
     edges: list[Edge] = msgspec.field(default_factory=list)
-    settings: FlowSettings = msgspec.field(default_factory=FlowSettings)
+    settings: Annotated[FlowSettings, msgspec.Meta(title="Run settings")] = msgspec.field(
+        default_factory=FlowSettings
+    )
 
     def node(self, node_id: str) -> Node | None:
         return next((n for n in self.nodes if n.id == node_id), None)

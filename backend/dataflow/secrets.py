@@ -13,7 +13,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -77,7 +77,9 @@ def is_ref(value: Any) -> bool:
 def secret_fields(registry: Registry, type_name: str) -> frozenset[str]:
     """Top-level config fields a processor declares as secrets (ui(secret=True))."""
     cls = registry.get(type_name)
-    return _secret_fields(cls) if cls is not None else frozenset()
+    if cls is None:
+        return frozenset()
+    return _secret_fields(cls)  # type: ignore[arg-type]  # mypy: a class is Hashable
 
 
 @functools.cache
@@ -98,7 +100,7 @@ def find_refs(config: Any, path: str = "") -> Iterator[tuple[str, str]]:
             yield from find_refs(value, f"{path}[{i}]")
 
 
-def substitute(config: Any, lookup) -> Any:
+def substitute(config: Any, lookup: Callable[[str], Any]) -> Any:
     """The config with every reference replaced by lookup(name)."""
     if is_ref(config):
         return lookup(config["secret"])
@@ -216,20 +218,24 @@ def mask_logs(secrets: SecretStore) -> None:
     """Mask secret values in every log record of DataFlow's loggers (errors of drivers can
     quote a connection string or a header). Installed once per process by the server."""
     previous = logging.getLogRecordFactory()
-    if getattr(previous, "masks_secrets", False):
-        previous.store = secrets  # type: ignore[attr-defined]
+    if isinstance(previous, _MaskingRecordFactory):
+        previous.store = secrets
         return
+    logging.setLogRecordFactory(_MaskingRecordFactory(previous, secrets))
 
-    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = previous(*args, **kwargs)
-        if record.name.startswith("dataflow") and factory.store._entries:  # type: ignore[attr-defined]
-            masked = factory.store.mask(record.getMessage())  # type: ignore[attr-defined]
-            record.msg, record.args = masked, ()
+
+class _MaskingRecordFactory:
+    """A log record factory that masks the secret values of `store` in DataFlow's records."""
+
+    def __init__(self, previous: Callable[..., logging.LogRecord], store: SecretStore):
+        self.previous = previous
+        self.store = store
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = self.previous(*args, **kwargs)
+        if record.name.startswith("dataflow") and self.store._entries:
+            record.msg, record.args = self.store.mask(record.getMessage()), ()
         return record
-
-    factory.masks_secrets = True  # type: ignore[attr-defined]
-    factory.store = secrets  # type: ignore[attr-defined]
-    logging.setLogRecordFactory(factory)
 
 
 class EnvSecrets:

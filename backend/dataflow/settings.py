@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -79,9 +80,10 @@ class Settings(msgspec.Struct, kw_only=True):
         return self.journal_url or f"sqlite:///{self.data_path / 'journal.db'}"
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Fields from DATAFLOW_<FIELD> variables, then explicit overrides (CLI flags)."""
-        env = os.environ if env is None else env
+        if env is None:
+            env = os.environ
         raw: dict[str, Any] = {}
         lists = {"allowed_hosts", "cors_origins"}
         for name in cls.__struct_fields__:

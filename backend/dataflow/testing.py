@@ -28,7 +28,7 @@ import concurrent.futures
 import time
 from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeAlias, TypeVar
 
 import msgspec
 import pyarrow as pa
@@ -65,8 +65,9 @@ __all__ = [
     "to_batches",
 ]
 
-Rows = Iterable[Mapping[str, Any]] | pa.RecordBatch | pa.Table | Iterable[pa.RecordBatch]
+Rows: TypeAlias = Iterable[Mapping[str, Any]] | pa.RecordBatch | pa.Table | Iterable[pa.RecordBatch]
 T = TypeVar("T")
+P = TypeVar("P", bound=Processor[Any])
 
 
 # -- list source and sink ------------------------------------------------------------------
@@ -211,7 +212,7 @@ def _collect(into: dict[str, list[dict[str, Any]]], out: Output | None) -> None:
             into.setdefault(port, []).extend(data.to_pylist())
 
 
-def _instantiate(cls: type[Processor], config: Mapping[str, Any], context: Context | None):
+def _instantiate(cls: type[P], config: Mapping[str, Any], context: Context | None) -> P:
     return cls(cls.parse_config(config), context or Context(node_id=cls.spec.name))
 
 
@@ -269,7 +270,10 @@ def run_source(
                     if limit is not None and len(rows) >= limit:
                         break
             finally:
-                await batches.aclose()  # type: ignore[attr-defined]
+                # As the engine does: batches() is an async generator as a rule.
+                aclose = getattr(batches, "aclose", None)
+                if aclose is not None:
+                    await aclose()
         finally:
             await proc.close()
         return rows if limit is None else rows[:limit]
@@ -413,9 +417,9 @@ async def run_flow(
             f"(metrics: {msgspec.json.encode(run.metrics()).decode()})"
         ) from None
     outputs = {
-        node.id: run.processor(node.id).rows  # type: ignore[attr-defined]
+        node.id: sink.rows
         for node in doc.nodes
-        if isinstance(run.processor(node.id), ListSink)
+        if isinstance(sink := run.processor(node.id), ListSink)
     }
     return RunResult(
         state=outcome.state,

@@ -13,7 +13,8 @@ import msgspec
 import pytest
 
 from dataflow.events.flows import FlowStore
-from dataflow.events.journal import EventData, Journal, open_journal
+from dataflow.events.journal import EventData, Journal
+from dataflow.events.open import open_journal
 from dataflow.events.run_events import OffsetsReported, RunCreated, RunStarted
 from dataflow.model import convert_flow
 from dataflow.runtime.runs import RunManager

@@ -11,7 +11,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from dataflow.events.journal import Journal, open_journal
+from dataflow.events.journal import Journal
+from dataflow.events.open import open_journal
 
 POSTGRES_URL = os.environ.get(
     "DATAFLOW_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"

@@ -16,8 +16,8 @@ from dataflow.events.journal import (
     Journal,
     MemoryJournal,
     RecordedEvent,
-    open_journal,
 )
+from dataflow.events.open import open_journal
 from dataflow.events.postgres import PostgresJournal
 from dataflow.events.sqlite import SqliteJournal
 

@@ -12,8 +12,6 @@ from litestar import Litestar, Response, get
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from dataflow import __version__
 from dataflow.api.access import AuthController, TokenController, UserController
@@ -23,12 +21,13 @@ from dataflow.api.errors import EXCEPTION_HANDLERS, domain_exception_handlers
 from dataflow.api.flows import FlowController
 from dataflow.api.hardening import HardeningMiddleware, add_security_headers
 from dataflow.api.ingest import ingest_handler
+from dataflow.api.openapi import openapi_config
 from dataflow.api.runs import RunController, flow_websocket, prometheus_metrics
 from dataflow.api.secrets import SecretController
 from dataflow.api.services import Services, provide_services
 from dataflow.api.static import find_static_dir, static_handler
 from dataflow.events.flows import FlowStore
-from dataflow.events.journal import open_journal
+from dataflow.events.open import open_journal
 from dataflow.events.projections import FlowListProjection
 from dataflow.graph import check_document
 from dataflow.processor import Registry, default_registry
@@ -50,7 +49,7 @@ class Health(msgspec.Struct):
     detail: str = ""
 
 
-@get("/health", tags=["operations"], opt=public())
+@get("/health", tags=["operations"], operation_id="get_health", opt=public())
 async def health(services: Services) -> Response[Health]:
     """Liveness and journal reachability."""
     try:
@@ -163,12 +162,6 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
         exception_handlers={**domain_exception_handlers(), **EXCEPTION_HANDLERS},
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_bytes,
-        openapi_config=OpenAPIConfig(
-            title="DataFlow API",
-            version=__version__,
-            description="Design, version, validate and run flows of processors.",
-            path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
-        ),
+        openapi_config=openapi_config(),
         debug=False,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import msgspec
 from litestar import Controller, get
 
 from dataflow.api.errors import ApiError
@@ -15,11 +16,21 @@ from dataflow.processor.catalog import ProcessorInfo, describe
 log = logging.getLogger(__name__)
 
 
+class FlowSchema(msgspec.Struct, kw_only=True):
+    """A JSON Schema (draft 2020-12) whose root refers to the `Flow` definition; the editor
+    renders the edge and flow settings forms from `$defs` (EdgeSettings, FlowSettings)."""
+
+    schema: str = msgspec.field(name="$schema")
+    id: str = msgspec.field(name="$id")
+    ref: str = msgspec.field(name="$ref")
+    defs: dict[str, dict[str, Any]] = msgspec.field(name="$defs")
+
+
 class CatalogController(Controller):
     path = "/api/v1"
     tags = ["catalog"]
 
-    @get("/processors")
+    @get("/processors", operation_id="list_processors")
     async def processors(self, services: Services) -> list[ProcessorInfo]:
         """Every installed processor: ports, config JSON Schema and form hints. A plugin
         whose description cannot be built is left out (and logged), not the whole list."""
@@ -31,14 +42,14 @@ class CatalogController(Controller):
                 log.exception("processor %s cannot be described; left out", cls.spec.name)
         return infos
 
-    @get("/processors/{type_name:str}")
+    @get("/processors/{type_name:str}", operation_id="get_processor")
     async def processor(self, services: Services, type_name: str) -> ProcessorInfo:
         cls = services.registry.get(type_name)
         if cls is None:
             raise ApiError(404, f"no processor type {type_name!r}")
         return describe(cls)
 
-    @get("/schema/flow.json", media_type="application/schema+json")
-    async def flow_schema(self) -> dict[str, Any]:
+    @get("/schema/flow.json", media_type="application/schema+json", operation_id="get_flow_schema")
+    async def flow_schema(self) -> FlowSchema:
         """JSON Schema of the flow document, generated from the model's structs."""
-        return flow_json_schema()
+        return msgspec.convert(flow_json_schema(), FlowSchema)

@@ -10,6 +10,7 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from dataflow.events.diff import Conflict
 from dataflow.graph import Issue
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ class Problem(msgspec.Struct, kw_only=True, omit_defaults=True):
     errors: list[Any] = msgspec.field(default_factory=list)
     #: On 409 for a flow save: the version the flow is at now, and each conflict.
     current_version: int | None = None
-    conflicts: list[Any] | None = None
+    conflicts: list[Conflict] | None = None
     #: On 409 for a run transition: the run's current state.
     state: str | None = None
 
@@ -164,7 +165,7 @@ def domain_exception_handlers() -> dict[Any, Any]:
         diff.MergeConflict: handler(
             409,
             current_version=lambda e: e.current_version,
-            conflicts=lambda e: [msgspec.to_builtins(c) for c in e.conflicts],
+            conflicts=lambda e: list(e.conflicts),
             errors=lambda e: [
                 ErrorItem(
                     path=c.path,

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post, put
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, Parameter
 
 from dataflow.api.errors import ApiError, invalid
@@ -89,7 +90,7 @@ class FlowController(Controller):
     path = "/api/v1/flows"
     tags = ["flows"]
 
-    @get("/")
+    @get("/", operation_id="list_flows")
     async def list_flows(self, services: Services) -> list[FlowListItem]:
         await services.flow_list.catch_up()
         return [
@@ -97,12 +98,12 @@ class FlowController(Controller):
             for s in services.flow_list.list()
         ]
 
-    @post("/")
+    @post("/", operation_id="create_flow")
     async def create_flow(self, services: Services, data: FlowBody) -> FlowEnvelope:
         flow = decode_document(services, data, strict=False)
         return envelope(await services.flows.create(flow, checked=True))
 
-    @post("/import")
+    @post("/import", operation_id="import_flow")
     async def import_flow(self, services: Services, data: FlowBody) -> FlowEnvelope:
         """Create a new flow from an exported file; an id already in use gets a new one."""
         flow = decode_document(services, data, strict=True)
@@ -110,17 +111,17 @@ class FlowController(Controller):
             flow.id = new_id("flow-")
         return envelope(await services.flows.create(flow, checked=True))
 
-    @post("/validate", status_code=200)
+    @post("/validate", status_code=200, operation_id="validate_flow")
     async def validate(self, services: Services, data: FlowBody) -> ValidationReport:
         """Validate any document; nothing is stored."""
         return check_document(data, services.registry, services.secrets).report
 
-    @get("/{flow_id:str}")
+    @get("/{flow_id:str}", operation_id="get_flow")
     async def get_flow(self, services: Services, flow_id: str) -> Response[FlowEnvelope]:
         state = await services.flows.get(flow_id)
         return Response(envelope(state), headers={"ETag": f'"{state.version}"'})
 
-    @put("/{flow_id:str}")
+    @put("/{flow_id:str}", operation_id="save_flow")
     async def save_flow(
         self, services: Services, request: Request, flow_id: str, data: FlowBody
     ) -> SavedFlow:
@@ -138,7 +139,7 @@ class FlowController(Controller):
             changed=result.changed,
         )
 
-    @delete("/{flow_id:str}")
+    @delete("/{flow_id:str}", operation_id="delete_flow")
     async def delete_flow(self, services: Services, flow_id: str) -> None:
         if services.runs.is_active(flow_id):
             raise ApiError(
@@ -148,15 +149,15 @@ class FlowController(Controller):
             )
         await services.flows.delete(flow_id)
 
-    @get("/{flow_id:str}/versions")
+    @get("/{flow_id:str}/versions", operation_id="list_versions")
     async def versions(self, services: Services, flow_id: str) -> list[VersionInfo]:
         return await services.flows.versions(flow_id)
 
-    @get("/{flow_id:str}/versions/{version:int}")
+    @get("/{flow_id:str}/versions/{version:int}", operation_id="get_version")
     async def version(self, services: Services, flow_id: str, version: int) -> FlowEnvelope:
         return envelope(await services.flows.get(flow_id, version))
 
-    @get("/{flow_id:str}/diff")
+    @get("/{flow_id:str}/diff", operation_id="diff_versions")
     async def diff(
         self,
         services: Services,
@@ -169,12 +170,12 @@ class FlowController(Controller):
             to_version = (await services.flows.get(flow_id)).version
         return await services.flows.diff(flow_id, from_version, to_version)
 
-    @post("/{flow_id:str}/revert", status_code=200)
+    @post("/{flow_id:str}/revert", status_code=200, operation_id="revert_flow")
     async def revert(self, services: Services, flow_id: str, data: RevertRequest) -> FlowEnvelope:
         """A new version whose document equals the given version's."""
         return envelope(await services.flows.revert(flow_id, data.version))
 
-    @get("/{flow_id:str}/events")
+    @get("/{flow_id:str}/events", operation_id="list_events")
     async def events(self, services: Services, flow_id: str) -> list[HistoryEntry]:
         """The audit trail: design events and run events, oldest first."""
         await services.flows.get(flow_id)  # 404 for unknown flows
@@ -182,7 +183,17 @@ class FlowController(Controller):
         runs = await services.runs.history(flow_id)
         return sorted([*design, *runs], key=lambda e: e.position)
 
-    @get("/{flow_id:str}/export")
+    @get(
+        "/{flow_id:str}/export",
+        operation_id="export_flow",
+        responses={
+            200: ResponseSpec(
+                Flow,
+                description="The flow file: canonical JSON (sorted keys, 2-space indent).",
+                generate_examples=False,
+            )
+        },
+    )
     async def export(self, services: Services, flow_id: str) -> Response[bytes]:
         state = await services.flows.get(flow_id)
         return Response(
@@ -191,7 +202,7 @@ class FlowController(Controller):
             headers={"Content-Disposition": f'attachment; filename="{flow_id}.json"'},
         )
 
-    @get("/{flow_id:str}/validation")
+    @get("/{flow_id:str}/validation", operation_id="get_validation")
     async def validation(self, services: Services, flow_id: str) -> ValidationReport:
         state = await services.flows.get(flow_id)
         return check_flow(state.flow, services.registry, services.secrets).report

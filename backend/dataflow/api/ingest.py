@@ -24,12 +24,18 @@ class Accepted(msgspec.Struct):
 
 
 def _problem(description: str) -> ResponseSpec:
-    return ResponseSpec(Problem, description=description, media_type="application/problem+json")
+    return ResponseSpec(
+        Problem,
+        description=description,
+        media_type="application/problem+json",
+        generate_examples=False,  # random examples would make the document differ per build
+    )
 
 
 @post(
     "/api/v1/ingest/{flow_id:str}/{node_id:str}",
     status_code=202,
+    operation_id="ingest_records",
     summary="Send records to an http_listen node",
     tags=["ingest"],
     responses={

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, Response, WebSocket, get, post, websocket
@@ -18,7 +18,9 @@ from dataflow.api.errors import ApiError
 from dataflow.api.services import Services
 from dataflow.events.run_events import RunStatus
 from dataflow.runtime.live import LiveMessage, StateMessage
+from dataflow.runtime.metrics import FlowMetrics
 from dataflow.runtime.runs import RunManager
+from dataflow.runtime.sample import SampleResult
 
 
 class FlowHealth(msgspec.Struct, kw_only=True):
@@ -33,18 +35,19 @@ class FlowHealth(msgspec.Struct, kw_only=True):
     detail: str
 
 
-def _metrics_of(services: Services, flow_id: str) -> dict[str, Any]:
+def _metrics_of(services: Services, flow_id: str) -> FlowMetrics:
     engine = services.runs.engine(flow_id)
+    if engine is not None:
+        return engine.metrics()
     status = services.runs.status(flow_id)
-    if engine is None:
-        return {
-            "run_id": status.run_id if status else None,
-            "state": status.state if status else "configured",
-            "elapsed": 0.0,
-            "nodes": {},
-            "edges": {},
-        }
-    return msgspec.to_builtins(engine.metrics())
+    return FlowMetrics(
+        run_id=status.run_id if status else None,
+        flow_id=flow_id,
+        state=status.state if status else "configured",
+        elapsed=0.0,
+        nodes={},
+        edges={},
+    )
 
 
 class RunController(Controller):
@@ -52,51 +55,51 @@ class RunController(Controller):
     tags = ["runs"]
     opt = needs(write="operator")
 
-    @post("/start", status_code=200)
+    @post("/start", status_code=200, operation_id="start_run")
     async def start(self, services: Services, flow_id: str) -> RunStatus:
         """Run the flow's current saved version (recorded on the run)."""
         return await services.runs.start(flow_id)
 
-    @post("/pause", status_code=200)
+    @post("/pause", status_code=200, operation_id="pause_run")
     async def pause(self, services: Services, flow_id: str) -> RunStatus:
         """Sources stop pulling; in-flight work drains; queues keep their content."""
         return await services.runs.pause(flow_id)
 
-    @post("/resume", status_code=200)
+    @post("/resume", status_code=200, operation_id="resume_run")
     async def resume(self, services: Services, flow_id: str) -> RunStatus:
         return await services.runs.resume(flow_id)
 
-    @post("/stop", status_code=200)
+    @post("/stop", status_code=200, operation_id="stop_run")
     async def stop(self, services: Services, flow_id: str, force: bool = False) -> RunStatus:
         """Graceful: sources stop, queues drain, sinks flush. `?force=true` cancels now."""
         return await services.runs.stop(flow_id, force=force)
 
-    @get("/run")
+    @get("/run", operation_id="get_run")
     async def run(self, services: Services, flow_id: str) -> RunStatus:
         """The flow's latest run (state `configured` when it never ran)."""
         state = await services.flows.get(flow_id)
         status = services.runs.status(flow_id)
         return status or RunStatus(run_id="", flow_id=flow_id, flow_version=state.version)
 
-    @get("/metrics")
-    async def metrics(self, services: Services, flow_id: str) -> dict[str, Any]:
+    @get("/metrics", operation_id="get_run_metrics")
+    async def metrics(self, services: Services, flow_id: str) -> FlowMetrics:
         await services.flows.get(flow_id)
         return _metrics_of(services, flow_id)
 
-    @get("/health")
+    @get("/health", operation_id="get_flow_health")
     async def health(self, services: Services, flow_id: str) -> FlowHealth:
         """State, backpressure and error rate in one look."""
         await services.flows.get(flow_id)
         m = _metrics_of(services, flow_id)
-        nodes, edges = m["nodes"].values(), m["edges"]
-        records = sum(sum(n.get("records_in", {}).values()) for n in nodes)
-        errors = sum(n.get("errors", 0) for n in nodes)
+        nodes, edges = m.nodes.values(), m.edges
+        records = sum(sum(n.records_in.values()) for n in nodes)
+        errors = sum(n.errors for n in nodes)
         rate = sum(
-            n.get("records_per_second", 0.0) for n in nodes if not n.get("records_in")
+            n.records_out_per_second for n in nodes if not n.records_in
         )  # sources' output rate
-        pressured = sorted(e for e, v in edges.items() if v.get("fill_ratio", 0) >= 0.9)
-        max_fill = max((v.get("fill_ratio", 0.0) for v in edges.values()), default=0.0)
-        state = m["state"]
+        pressured = sorted(e for e, v in edges.items() if v.fill_ratio >= 0.9)
+        max_fill = max((v.fill_ratio for v in edges.values()), default=0.0)
+        state = m.state
         healthy = state != "failed" and errors == 0
         detail = (
             ("failed: " + (services.runs.status(flow_id).error or ""))
@@ -117,7 +120,7 @@ class RunController(Controller):
             detail=detail,
         )
 
-    @get("/edges/{edge_id:str}/sample")
+    @get("/edges/{edge_id:str}/sample", operation_id="sample_edge")
     async def sample(
         self,
         services: Services,
@@ -125,14 +128,14 @@ class RunController(Controller):
         edge_id: str,
         limit: Annotated[int, Parameter(ge=1, le=10_000)] = 100,
         where: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> SampleResult:
         """Recent records that passed the edge, optionally filtered by a SQL `where`."""
         state = await services.flows.get(flow_id)
         if state.flow.edge(edge_id) is None:
             raise ApiError(404, f"flow {flow_id!r} has no edge {edge_id!r}")
         engine = services.runs.engine(flow_id)
         if engine is None:
-            return {"columns": [], "rows": []}
+            return SampleResult(columns=[], rows=[])
         try:
             result = await asyncio.to_thread(engine.sample, edge_id, limit, where)
         except ValueError as exc:
@@ -141,7 +144,7 @@ class RunController(Controller):
                 str(exc),
                 errors=[{"path": "where", "code": "invalid_sql", "message": str(exc)}],
             ) from exc
-        return msgspec.to_builtins(result)
+        return result
 
 
 @websocket("/api/v1/ws/flows/{flow_id:str}")
@@ -239,7 +242,12 @@ class _RuntimeCollector:
         yield from (rin, rout, errs, busy, bout, qb, qy, fill, bp, states)
 
 
-@get("/metrics", tags=["operations"], media_type=CONTENT_TYPE_LATEST)
+@get(
+    "/metrics",
+    tags=["operations"],
+    media_type=CONTENT_TYPE_LATEST,
+    operation_id="prometheus_metrics",
+)
 async def prometheus_metrics(services: Services) -> Response[bytes]:
     """Prometheus exposition of every run's node and edge metrics."""
     registry = CollectorRegistry()

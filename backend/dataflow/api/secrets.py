@@ -6,6 +6,7 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, Response, delete, get, put
+from litestar.openapi.datastructures import ResponseSpec
 
 from dataflow.api.auth import needs
 from dataflow.api.services import Services
@@ -22,12 +23,20 @@ class SecretController(Controller):
     #: Editors pick secrets by name in forms; only admins set or delete values.
     opt = needs(read="editor", write="admin")
 
-    @get("/")
+    @get("/", operation_id="list_secrets")
     async def list_secrets(self, services: Services) -> list[SecretInfo]:
         """Names and times only: values are write-only."""
         return services.secrets.names()
 
-    @put("/{name:str}")
+    @put(
+        "/{name:str}",
+        status_code=204,
+        operation_id="put_secret",
+        responses={
+            201: ResponseSpec(None, description="Created: the name is new."),
+            204: ResponseSpec(None, description="Replaced: the name existed."),
+        },
+    )
     async def put_secret(
         self,
         services: Services,
@@ -38,6 +47,6 @@ class SecretController(Controller):
         created = services.secrets.put(name, data.value)
         return Response(None, status_code=201 if created else 204)
 
-    @delete("/{name:str}")
+    @delete("/{name:str}", operation_id="delete_secret")
     async def delete_secret(self, services: Services, name: str) -> None:
         services.secrets.delete(name)

@@ -1,4 +1,4 @@
-"""The `dataflow` command: serve, validate, import, export, run."""
+"""The `dataflow` command: serve, validate, import, export, run, openapi."""
 
 from __future__ import annotations
 
@@ -111,6 +111,19 @@ def _run(args: argparse.Namespace) -> int:
     )
 
 
+def _openapi(args: argparse.Namespace) -> int:
+    from dataflow.api import create_app
+    from dataflow.api.openapi import openapi_document
+
+    # Building the app opens nothing (the journal opens at startup): no server, no data dir.
+    document = openapi_document(create_app())
+    if args.output:
+        Path(args.output).write_bytes(document)
+    else:
+        sys.stdout.buffer.write(document)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dataflow", description=__doc__)
     p.add_argument("--version", action="version", version=f"dataflow {__version__}")
@@ -158,6 +171,10 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--allow-python", action="store_true")
     r.add_argument("--quiet", action="store_true", help="no progress display")
     r.set_defaults(func=_run)
+
+    o = sub.add_parser("openapi", help="write the API's OpenAPI document (JSON), no server needed")
+    o.add_argument("-o", "--output", help="file to write (default: stdout)")
+    o.set_defaults(func=_openapi)
     return p
 
 

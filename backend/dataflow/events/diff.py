@@ -111,14 +111,14 @@ def diff_flows(a: Flow, b: Flow) -> FlowDiff:
     diff.edges_removed = [e for e in a.edges if e.id not in b_edges]
     diff.edges_added = [e for e in b.edges if e.id not in a_edges]
     for edge in b.edges:
-        if (old := a_edges.get(edge.id)) is not None:
-            change = EdgeChange(
+        if (old_edge := a_edges.get(edge.id)) is not None:
+            edge_change = EdgeChange(
                 id=edge.id,
-                settings_changed=not same(old.settings, edge.settings),
-                endpoints_changed=_endpoints(old) != _endpoints(edge),
+                settings_changed=not same(old_edge.settings, edge.settings),
+                endpoints_changed=_endpoints(old_edge) != _endpoints(edge),
             )
-            if change.settings_changed or change.endpoints_changed:
-                diff.edges_changed.append(change)
+            if edge_change.settings_changed or edge_change.endpoints_changed:
+                diff.edges_changed.append(edge_change)
     return diff
 
 
@@ -175,11 +175,10 @@ def events_between(a: Flow, b: Flow) -> list[FlowEvent]:
             events.append(NodeMoved(node_id=node.id, position=node.position))
     events += [EdgeAdded(edge=e) for e in diff.edges_added]
     events += [EdgeAdded(edge=b_edges[edge_id]) for edge_id in rewired]
-    for change in diff.edges_changed:
-        if change.settings_changed and not change.endpoints_changed:
-            events.append(
-                EdgeSettingsChanged(edge_id=change.id, settings=b_edges[change.id].settings)
-            )
+    for edge_change in diff.edges_changed:
+        if edge_change.settings_changed and not edge_change.endpoints_changed:
+            settings = b_edges[edge_change.id].settings
+            events.append(EdgeSettingsChanged(edge_id=edge_change.id, settings=settings))
     return events
 
 

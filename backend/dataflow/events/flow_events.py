@@ -15,19 +15,19 @@ class FlowEvent(msgspec.Struct, tag_field="type", frozen=True, kw_only=True):
     """One fine-grained change of a flow document; the tag is the class name."""
 
 
-class FlowCreated(FlowEvent):
+class FlowCreated(FlowEvent, frozen=True):
     flow: Flow
 
 
-class NodeAdded(FlowEvent):
+class NodeAdded(FlowEvent, frozen=True):
     node: Node
 
 
-class NodeRemoved(FlowEvent):
+class NodeRemoved(FlowEvent, frozen=True):
     node_id: str
 
 
-class NodeConfigChanged(FlowEvent):
+class NodeConfigChanged(FlowEvent, frozen=True):
     """Only the keys that changed: `set` holds new or changed keys, `unset` removed ones."""
 
     node_id: str
@@ -35,52 +35,52 @@ class NodeConfigChanged(FlowEvent):
     unset: list[str] = msgspec.field(default_factory=list)
 
 
-class NodeRenamed(FlowEvent):
+class NodeRenamed(FlowEvent, frozen=True):
     node_id: str
     name: str
 
 
-class NodeMoved(FlowEvent):
+class NodeMoved(FlowEvent, frozen=True):
     node_id: str
     position: Position
 
 
-class NodeTypeChanged(FlowEvent):
+class NodeTypeChanged(FlowEvent, frozen=True):
     # `type` is the tag field, hence `node_type`.
     node_id: str
     node_type: str
 
 
-class EdgeAdded(FlowEvent):
+class EdgeAdded(FlowEvent, frozen=True):
     edge: Edge
 
 
-class EdgeRemoved(FlowEvent):
+class EdgeRemoved(FlowEvent, frozen=True):
     edge_id: str
 
 
-class EdgeSettingsChanged(FlowEvent):
+class EdgeSettingsChanged(FlowEvent, frozen=True):
     edge_id: str
     settings: EdgeSettings
 
 
-class FlowRenamed(FlowEvent):
+class FlowRenamed(FlowEvent, frozen=True):
     name: str
 
 
-class FlowDescribed(FlowEvent):
+class FlowDescribed(FlowEvent, frozen=True):
     description: str
 
 
-class FlowSettingsChanged(FlowEvent):
+class FlowSettingsChanged(FlowEvent, frozen=True):
     settings: FlowSettings
 
 
-class FlowDeleted(FlowEvent):
+class FlowDeleted(FlowEvent, frozen=True):
     """Soft delete: the stream stays readable for audit."""
 
 
-class FlowReverted(FlowEvent):
+class FlowReverted(FlowEvent, frozen=True):
     """A marker: the revert's effect is the fine-grained events that follow it in the same save."""
 
     to_version: int
@@ -110,7 +110,10 @@ _decoder = msgspec.json.Decoder(AnyFlowEvent)
 
 def event_type(event: FlowEvent | type[FlowEvent]) -> str:
     cls = event if isinstance(event, type) else type(event)
-    return cls.__struct_config__.tag
+    tag = cls.__struct_config__.tag
+    if not isinstance(tag, str):
+        raise TypeError(f"{cls.__name__} is not a tagged flow event")
+    return tag
 
 
 def encode_event(event: FlowEvent, metadata: dict[str, Any]) -> EventData:

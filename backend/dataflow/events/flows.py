@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -177,7 +176,9 @@ class FlowStore:
         if doc.id and doc.id != flow_id:
             raise ValueError(f"document id {doc.id!r} does not match flow {flow_id!r}")
         doc = msgspec.structs.replace(doc if checked else _validated(doc), id=flow_id)
-        for attempt in itertools.count(1):
+        attempt = 0
+        while True:  # each pass returns, raises, or retries a lost race
+            attempt += 1
             current = await self._load(flow_id)
             version = current.state.version
             if not 1 <= expected_version <= version:
@@ -347,7 +348,9 @@ class FlowStore:
         make_events: Callable[[Flow], list[FlowEvent]],
     ) -> _Loaded:
         """Append events computed from the current document, for writes that cannot merge."""
-        for attempt in itertools.count(1):
+        attempt = 0
+        while True:  # each pass returns, raises, or retries a lost race
+            attempt += 1
             current = await self._load(flow_id)
             version = current.state.version
             if expected_version is not None and expected_version != version:

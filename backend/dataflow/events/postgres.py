@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from psycopg import AsyncConnection, errors, sql
+from psycopg import AsyncConnection, AsyncCursor, errors, sql
 from psycopg_pool import AsyncConnectionPool
 
 from dataflow.events.journal import (
@@ -167,7 +167,7 @@ class PostgresJournal(Journal):
             ),
             (len(events),),
         )
-        (last,) = await cursor.fetchone()
+        (last,) = await _one_row(cursor, "the journal head row is missing")
         actual = await self._version(conn, stream)
         if actual != expected:
             raise ConcurrencyError(stream, expected, actual)  # rolls the head back too
@@ -199,11 +199,11 @@ class PostgresJournal(Journal):
             ),
             (stream,),
         )
-        (version,) = await cursor.fetchone()
+        (version,) = await _one_row(cursor, "max(version) returned no row")
         return version
 
     async def _query(
-        self, query: sql.Composable, params: Sequence[Any], *, fetch: bool = True
+        self, query: sql.SQL | sql.Composed, params: Sequence[Any], *, fetch: bool = True
     ) -> list[tuple[Any, ...]]:
         async with (await self._ready()).connection() as conn:
             cursor = await conn.execute(query, params)
@@ -257,3 +257,10 @@ def _split_schema(url: str) -> tuple[str, str]:
     schema = next((value for key, value in params if key == "schema"), DEFAULT_SCHEMA)
     rest = urlencode([(key, value) for key, value in params if key != "schema"])
     return (f"{base}?{rest}" if rest else base), schema
+
+
+async def _one_row(cursor: AsyncCursor[tuple[Any, ...]], missing: str) -> tuple[Any, ...]:
+    row = await cursor.fetchone()
+    if row is None:
+        raise RuntimeError(f"PostgreSQL journal: {missing}")
+    return row

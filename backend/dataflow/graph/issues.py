@@ -24,12 +24,21 @@ class Column(msgspec.Struct):
     type: str
 
 
+class NodePorts(msgspec.Struct, kw_only=True):
+    """The ports a node has for its config: the ones the canvas draws."""
+
+    inputs: list[str]
+    outputs: list[str]
+
+
 class ValidationReport(msgspec.Struct, kw_only=True):
     valid: bool
     errors: list[Issue]
     warnings: list[Issue]
     #: Propagated output schemas: node id -> port -> columns (only where known).
     schemas: dict[str, dict[str, list[Column]]] = msgspec.field(default_factory=dict)
+    #: Ports of every node whose config decodes: node id -> its inputs and outputs.
+    ports: dict[str, NodePorts] = msgspec.field(default_factory=dict)
 
 
 _AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
@@ -37,7 +46,11 @@ _FIELD = re.compile(r"(?:unknown|required) field `(?P<field>[^`]+)`")
 
 
 def msgspec_issue(
-    exc: msgspec.ValidationError | msgspec.DecodeError, prefix: str, **ids: str
+    exc: msgspec.ValidationError | msgspec.DecodeError,
+    prefix: str,
+    *,
+    node_id: str | None = None,
+    edge_id: str | None = None,
 ) -> Issue:
     """Map a msgspec error ("Expected `int`, got `str` - at `$.batch_size`") to an Issue whose
     path continues `prefix` (e.g. nodes[2].config.batch_size)."""
@@ -49,4 +62,4 @@ def msgspec_issue(
         sub = f"{sub}.{field['field']}"
     path = f"{prefix}{sub}" if prefix else sub.lstrip(".") or "$"
     code = "invalid_config" if ".config" in prefix else "invalid_document"
-    return Issue(path=path, code=code, message=message, **ids)
+    return Issue(path=path, code=code, message=message, node_id=node_id, edge_id=edge_id)

@@ -11,7 +11,7 @@ import msgspec
 import networkx as nx
 import pyarrow as pa
 
-from dataflow.graph.issues import Column, Issue, ValidationReport, msgspec_issue
+from dataflow.graph.issues import Column, Issue, NodePorts, ValidationReport, msgspec_issue
 from dataflow.graph.plan import FlowPlan, NodePlan
 from dataflow.model import MAX_DOCUMENT_DEPTH, Edge, Flow, Node, nesting_depth
 from dataflow.processor import Processor, ProcessorConfig, Registry, SchemaError, Sink, Source
@@ -145,11 +145,18 @@ class _Validator:
         acyclic = self.check_cycles(graph)
         schemas = self.propagate_schemas(graph) if acyclic else {}
         report = _report(self.errors, self.warnings, schemas)
-        plan = self.plan(graph, schemas) if not self.errors else None
+        report.ports = node_ports(self.classes, self.configs)
+        plan = self.plan(graph, schemas, report.ports) if not self.errors else None
         return Checked(flow=self.flow, report=report, plan=plan)
 
-    def plan(self, graph: nx.MultiDiGraph, schemas: dict[str, dict[str, pa.Schema]]) -> FlowPlan:
-        """Only called without errors: every node resolved and decoded, the graph acyclic."""
+    def plan(
+        self,
+        graph: nx.MultiDiGraph,
+        schemas: dict[str, dict[str, pa.Schema]],
+        ports: dict[str, NodePorts],
+    ) -> FlowPlan:
+        """Only called without errors: every node resolved and decoded, the graph acyclic;
+        the ports are the ones the report gives the editor."""
         nodes: dict[str, NodePlan] = {}
         for node_id in nx.lexicographical_topological_sort(graph, key=self.node_index.get):
             cls, config = self.classes[node_id], self.configs[node_id]
@@ -157,8 +164,8 @@ class _Validator:
                 node=self.flow.nodes[self.node_index[node_id]],
                 cls=cls,
                 config=config,
-                inputs=tuple(cls.input_ports(config)),
-                outputs=tuple(cls.output_ports(config)),
+                inputs=tuple(ports[node_id].inputs),
+                outputs=tuple(ports[node_id].outputs),
             )
         return FlowPlan(
             flow=self.flow,
@@ -397,6 +404,20 @@ class _Validator:
             if schemas is not None:
                 out[node_id] = dict(schemas)
         return out
+
+
+def node_ports(
+    classes: dict[str, type[Processor]], configs: dict[str, ProcessorConfig]
+) -> dict[str, NodePorts]:
+    """The ports of each node whose config decodes, as its processor declares them for that
+    config (the editor draws these instead of guessing)."""
+    return {
+        node_id: NodePorts(
+            inputs=list(classes[node_id].input_ports(config)),
+            outputs=list(classes[node_id].output_ports(config)),
+        )
+        for node_id, config in configs.items()
+    }
 
 
 def _report(

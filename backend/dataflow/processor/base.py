@@ -80,7 +80,7 @@ class Processor(Generic[C]):
     @classmethod
     def parse_config(cls, raw: Mapping[str, Any]) -> C:
         """Decode a node's config; raises msgspec.ValidationError naming the field path."""
-        return msgspec.convert(dict(raw), type=cls.config_type)  # type: ignore[return-value]
+        return msgspec.convert(dict(raw), type=cls.config_type)  # type: ignore[return-value]  # config_type is C; a ClassVar cannot say so
 
     @classmethod
     def input_ports(cls, config: ProcessorConfig) -> tuple[str, ...]:
@@ -190,7 +190,7 @@ class Sink(Processor[C]):
     exactly_once: ClassVar[bool] = False
 
     @classmethod
-    def exactly_once_problem(cls, config: ProcessorConfig) -> str | None:
+    def exactly_once_problem(cls, config: C) -> str | None:
         """Why a node with this config cannot deliver exactly once (None: it can), for sinks
         whose support depends on the config; validation reports it on the node."""
         return None if cls.exactly_once else "this sink cannot deliver exactly once"

@@ -51,7 +51,7 @@ class EdgeMetrics(msgspec.Struct, kw_only=True):
 
 
 class FlowMetrics(msgspec.Struct, kw_only=True):
-    run_id: str
+    run_id: str | None
     flow_id: str
     state: str
     #: Seconds since the run started (frozen once it ended).

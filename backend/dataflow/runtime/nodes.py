@@ -105,7 +105,8 @@ class NodeRunner:
         #: A transform whose state goes into checkpoints: fed one batch at a time, so that
         #: snapshot_state() comes between two batches.
         self.stateful = isinstance(processor, Transform) and (
-            not cls.stateless or cls.snapshot_state is not Transform.snapshot_state
+            not processor.stateless
+            or type(processor).snapshot_state is not Transform.snapshot_state
         )
         self.counters = NodeCounters(node.type, cls.input_ports(processor.config), tuple(outputs))
         self.inbox = Inbox([(port, e.queue) for port, e in inputs], control.flowing)
@@ -162,10 +163,26 @@ class NodeRunner:
         self.closed = True
         await self._timed(self.processor.close())
 
+    # The processor as the kind it was found to be in __init__.
+    @property
+    def source(self) -> Source[Any]:
+        assert isinstance(self.processor, Source), self.node.id
+        return self.processor
+
+    @property
+    def transform(self) -> Transform[Any]:
+        assert isinstance(self.processor, Transform), self.node.id
+        return self.processor
+
+    @property
+    def sink(self) -> Sink[Any]:
+        assert isinstance(self.processor, Sink), self.node.id
+        return self.processor
+
     def _invoke(self, port: str, batch: pa.RecordBatch) -> Awaitable[Output | None]:
         if self.kind == "sink":
-            return self.processor.write_async(batch)  # type: ignore[attr-defined]
-        return self.processor.process_async(port, batch)  # type: ignore[attr-defined]
+            return self.sink.write_async(batch)
+        return self.transform.process_async(port, batch)
 
     async def call(self, port: str, batch: pa.RecordBatch) -> Output | None:
         """Process one batch under the node's error policy."""
@@ -262,7 +279,7 @@ class NodeRunner:
         self.counters.state = "finished"
 
     async def _run_source(self) -> None:
-        source: Source = self.processor  # type: ignore[assignment]
+        source = self.source
         control = self.control
         config = source.config
         default_port = next(iter(self.outputs), "out")
@@ -298,7 +315,9 @@ class NodeRunner:
                     if (control.stopping or control.interrupting) and not control.forced:
                         # What it was reading is read again on restart: the offset did not
                         # move.
-                        asyncio.current_task().uncancel()  # type: ignore[union-attr]
+                        task = asyncio.current_task()
+                        if task is not None:  # always: node runners are tasks
+                            task.uncancel()
                         break
                     raise
                 except Exception as exc:
@@ -435,7 +454,7 @@ class NodeRunner:
 
     async def _snapshot(self, checkpoint_id: int) -> None:
         try:
-            data = await self._timed(asyncio.to_thread(self.processor.snapshot_state))  # type: ignore[attr-defined]
+            data = await self._timed(asyncio.to_thread(self.transform.snapshot_state))
             if data is not None and not isinstance(data, bytes | bytearray | memoryview):
                 raise TypeError(f"snapshot_state() returned {type(data).__name__}, not bytes")
         except Exception as exc:
@@ -451,7 +470,7 @@ class NodeRunner:
             if self.prepared >= checkpoint_id:
                 return
             try:
-                await self._timed(self.processor.prepare_checkpoint_async(checkpoint_id))  # type: ignore[attr-defined]
+                await self._timed(self.sink.prepare_checkpoint_async(checkpoint_id))
             except Exception as exc:
                 self.counters.failed(describe(exc))
                 raise NodeFailed(
@@ -463,7 +482,7 @@ class NodeRunner:
     async def commit(self, checkpoint_id: int) -> None:
         """Sinks, phase two (the checkpoint is in the journal): publish. Raises as is."""
         async with self.checkpoint_calls:
-            await self._timed(self.processor.commit_checkpoint_async(checkpoint_id))  # type: ignore[attr-defined]
+            await self._timed(self.sink.commit_checkpoint_async(checkpoint_id))
 
     async def _finish(self) -> None:
         # A sink has nothing to do here: the checkpoint that covers the end of its input (the
@@ -471,7 +490,7 @@ class NodeRunner:
         if self.kind == "sink":
             return
         try:
-            out = await self._timed(asyncio.to_thread(self.processor.finish))  # type: ignore[attr-defined]
+            out = await self._timed(asyncio.to_thread(self.transform.finish))
         except Exception as exc:
             self.counters.failed(describe(exc))
             raise NodeFailed(self.node.id, self.error_text(f"finish: {describe(exc)}")) from exc

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from typing import TypeAlias
 
 import pyarrow as pa
 
 from dataflow.runtime.markers import Barrier, EndOfStream, Marker
 
-Item = pa.RecordBatch | Marker
+Item: TypeAlias = pa.RecordBatch | Marker
 
 
 class EdgeQueue:

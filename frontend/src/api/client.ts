@@ -9,6 +9,7 @@ import type {
   FlowEnvelope,
   FlowEvent,
   FlowMetrics,
+  FlowSchema,
   FlowSummary,
   ProcessorInfo,
   RunInfo,
@@ -65,7 +66,7 @@ export async function errorFromResponse(res: Response, what: string): Promise<Ap
     body = null;
   }
   if (isErrorBody(body)) {
-    const errors = Array.isArray(body.errors) ? body.errors : [];
+    const errors = (Array.isArray(body.errors) ? body.errors : []) as Partial<ErrorDetail>[];
     return new ApiError(
       res.status,
       body.title || res.statusText || `HTTP ${res.status}`,
@@ -138,6 +139,8 @@ export type RunAction = "start" | "pause" | "resume" | "stop";
 
 export const api = {
   listProcessors: (signal?: AbortSignal) => request<ProcessorInfo[]>("GET", `${API_BASE}/processors`, { signal }),
+  /** The flow document's JSON Schema: the edge and flow settings forms are built from it. */
+  flowSchema: (signal?: AbortSignal) => request<FlowSchema>("GET", `${API_BASE}/schema/flow.json`, { signal }),
 
   listFlows: (signal?: AbortSignal) => request<FlowSummary[]>("GET", `${API_BASE}/flows`, { signal }),
   createFlow: (flow: Flow) => request<FlowEnvelope>("POST", `${API_BASE}/flows`, { body: flow }),

@@ -1,13 +1,14 @@
-/** Loads the processor catalog once; a failure is shown and can be retried. */
+/** Loads the processor catalog and the flow schema once; a failure is shown and can be retried. */
 
 import { useCallback, useEffect, useMemo, useState, type ReactNode } from "react";
 import { api, isAbort, toApiError } from "../api/client";
-import type { ProcessorInfo } from "../api/types";
+import type { FlowSchema, ProcessorInfo } from "../api/types";
 import { CatalogContext, type CatalogState } from "../state/catalog";
 import { showError } from "../state/toasts";
 
 export function CatalogProvider({ children }: { children: ReactNode }) {
   const [list, setList] = useState<ProcessorInfo[]>([]);
+  const [flowSchema, setFlowSchema] = useState<FlowSchema | null>(null);
   const [loading, setLoading] = useState(true);
   const [error, setError] = useState<string | null>(null);
   const [attempt, setAttempt] = useState(0);
@@ -15,10 +16,10 @@ export function CatalogProvider({ children }: { children: ReactNode }) {
   useEffect(() => {
     const ac = new AbortController();
     setLoading(true);
-    api
-      .listProcessors(ac.signal)
-      .then((l) => {
+    Promise.all([api.listProcessors(ac.signal), api.flowSchema(ac.signal)])
+      .then(([l, s]) => {
         setList(l);
+        setFlowSchema(s);
         setError(null);
       })
       .catch((e: unknown) => {
@@ -34,6 +35,6 @@ export function CatalogProvider({ children }: { children: ReactNode }) {
   }, [attempt]);
 
   const reload = useCallback(() => setAttempt((a) => a + 1), []);
-  const value = useMemo<CatalogState>(() => ({ list, byType: new Map(list.map((p) => [p.type, p])), loading, error, reload }), [list, loading, error, reload]);
+  const value = useMemo<CatalogState>(() => ({ list, byType: new Map(list.map((p) => [p.type, p])), flowSchema, loading, error, reload }), [list, flowSchema, loading, error, reload]);
   return <CatalogContext.Provider value={value}>{children}</CatalogContext.Provider>;
 }

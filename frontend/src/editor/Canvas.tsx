@@ -23,6 +23,7 @@ import { checkConnection } from "../model/connection";
 import { addEdge, addNode, makeNode } from "../model/edits";
 import { toRfEdges, toRfNodes, type FlowRfEdge, type ProcessorRfNode, type ViewState } from "../model/graph";
 import { useCatalog } from "../state/catalog";
+import { useEditorStores } from "../state/editorStores";
 import { showWarning } from "../state/toasts";
 import type { EditorAction } from "./editorState";
 import { FlowEdgeView } from "./FlowEdgeView";
@@ -55,6 +56,8 @@ function pointOf(event: MouseEvent | TouchEvent): { x: number; y: number } | nul
 
 function CanvasImpl({ doc, view, dispatch }: CanvasProps) {
   const { byType } = useCatalog();
+  const stores = useEditorStores();
+  const declared = useCallback((id: string) => stores.nodePorts.get(id), [stores]);
   const rf = useReactFlow<ProcessorRfNode, FlowRfEdge>();
   const nodeCache = useRef(new Map<string, ProcessorRfNode>());
   const edgeCache = useRef(new Map<string, FlowRfEdge>());
@@ -71,20 +74,20 @@ function CanvasImpl({ doc, view, dispatch }: CanvasProps) {
   const onEdgesChange = useCallback((changes: EdgeChange<FlowRfEdge>[]) => dispatch({ type: "edge-changes", changes }), [dispatch]);
 
   const isValidConnection: IsValidConnection<FlowRfEdge> = useCallback(
-    (c) => checkConnection(docRef.current, byType, { fromNode: c.source, fromHandle: c.sourceHandle ?? null, toNode: c.target, toHandle: c.targetHandle ?? null }).ok,
-    [byType],
+    (c) => checkConnection(docRef.current, byType, { fromNode: c.source, fromHandle: c.sourceHandle ?? null, toNode: c.target, toHandle: c.targetHandle ?? null }, declared).ok,
+    [byType, declared],
   );
 
   const connect = useCallback(
     (attempt: Parameters<typeof checkConnection>[2]) => {
-      const r = checkConnection(docRef.current, byType, attempt);
+      const r = checkConnection(docRef.current, byType, attempt, declared);
       if (!r.ok) {
         showWarning("Connection refused", r.reason);
         return;
       }
       dispatch({ type: "edit", update: (f) => addEdge(f, r.edge).flow });
     },
-    [byType, dispatch],
+    [byType, declared, dispatch],
   );
 
   const onConnect = useCallback(

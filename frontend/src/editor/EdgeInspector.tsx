@@ -1,36 +1,23 @@
 /** A connection: queue thresholds (back-pressure), live queue numbers, and sample records while running. */
 
 import { useCallback, useMemo, type Dispatch } from "react";
-import type { Flow, FlowEdge, JsonObject, JsonSchema } from "../api/types";
-import { DEFAULT_EDGE_SETTINGS } from "../api/types";
+import type { Flow, FlowEdge, JsonObject } from "../api/types";
 import { Icon } from "../components/Icon";
 import { SchemaForm } from "../form/SchemaForm";
 import { removeElements } from "../model/edits";
+import { settingsFormSchema } from "../model/flowSettings";
 import { fillColor, formatBytes, formatCount } from "../model/format";
+import { useCatalog } from "../state/catalog";
 import { useEdgeIssues, useEdgeMetrics, useRunState } from "../state/editorStores";
 import type { EditorAction } from "./editorState";
 import { SamplePanel } from "./SamplePanel";
-
-/** Mirrors the backend's EdgeSettings struct (its JSON Schema), so the edge form is generated like node forms. */
-const SETTINGS_SCHEMA: JsonSchema = {
-  type: "object",
-  properties: {
-    settings: {
-      title: "Queue thresholds",
-      description: "Back-pressure: the upstream node blocks when either limit is reached.",
-      type: "object",
-      properties: {
-        max_batches: { title: "Max batches", description: "Most batches the queue holds.", type: "integer", minimum: 1, maximum: 1_000_000, default: DEFAULT_EDGE_SETTINGS.max_batches },
-        max_bytes: { title: "Max bytes", description: "Most bytes of batch data the queue holds (64 MiB = 67108864).", type: "integer", minimum: 1, default: DEFAULT_EDGE_SETTINGS.max_bytes },
-      },
-    },
-  },
-};
 
 export function EdgeInspector({ flowId, edge, doc, dispatch }: { flowId: string; edge: FlowEdge; doc: Flow; dispatch: Dispatch<EditorAction> }) {
   const issues = useEdgeIssues(edge.id);
   const metrics = useEdgeMetrics(edge.id);
   const runState = useRunState();
+  const { flowSchema } = useCatalog();
+  const schema = useMemo(() => settingsFormSchema(flowSchema, "Edge"), [flowSchema]);
   const value = useMemo<JsonObject>(() => ({ settings: { ...edge.settings } }), [edge.settings]);
   // Edge issues name paths inside the edge (`settings.max_batches`); the form matches config-relative paths.
   const formIssues = useMemo(() => issues?.map((i) => ({ ...i, inConfig: true })), [issues]);
@@ -85,7 +72,11 @@ export function EdgeInspector({ flowId, edge, doc, dispatch }: { flowId: string;
         </ul>
       ) : null}
       <div className="inspector-form">
-        <SchemaForm schema={SETTINGS_SCHEMA} uiSchema={{}} value={value} issues={formIssues} idPrefix={`edge-${edge.id}`} onChange={onChange} />
+        {schema ? (
+          <SchemaForm schema={schema} uiSchema={{}} value={value} issues={formIssues} idPrefix={`edge-${edge.id}`} onChange={onChange} />
+        ) : (
+          <div className="muted small">Loading the connection settings…</div>
+        )}
       </div>
       {metrics ? (
         <section className="inspector-section" data-testid="edge-live">

@@ -188,14 +188,14 @@ export function EditorWorkspace({ flowId, initial }: { flowId: string; initial: 
     try {
       const positions = await autoLayout(f, s.view.measured, (id) => {
         const n = byId.get(id)!;
-        return derivePorts(byType.get(n.type), n, f.edges);
+        return derivePorts(byType.get(n.type), stores.nodePorts.get(id), id, f.edges);
       });
       dispatch({ type: "edit", update: (cur) => moveNodes(cur, positions) });
       setFitRequest((n) => n + 1);
     } catch (e) {
       showError(e, "Auto-layout failed");
     }
-  }, [byType]);
+  }, [byType, stores]);
 
   // Fit after React Flow has the new positions (its store updates in a child effect, before this one).
   const [fitRequest, setFitRequest] = useState(0);

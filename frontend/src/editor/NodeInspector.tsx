@@ -9,7 +9,7 @@ import { removeElements, updateNode } from "../model/edits";
 import { formatBytes, formatCount, formatRate } from "../model/format";
 import { derivePorts } from "../model/ports";
 import { useCatalog } from "../state/catalog";
-import { useNodeErrors, useNodeIssues, useNodeMetrics, useNodeSchema } from "../state/editorStores";
+import { useNodeErrors, useNodeIssues, useNodeMetrics, useNodePorts, useNodeSchema } from "../state/editorStores";
 import type { EditorAction } from "./editorState";
 import { ConfigJsonEditor } from "./ConfigJsonEditor";
 
@@ -21,7 +21,8 @@ export function NodeInspector({ node, doc, dispatch }: { node: FlowNode; doc: Fl
   const metrics = useNodeMetrics(node.id);
   const runtimeErrors = useNodeErrors(node.id);
   const [tab, setTab] = useState<"form" | "json">(info ? "form" : "json");
-  const ports = useMemo(() => derivePorts(info, node, doc.edges), [info, node, doc.edges]);
+  const declared = useNodePorts(node.id);
+  const ports = useMemo(() => derivePorts(info, declared, node.id, doc.edges), [info, declared, node.id, doc.edges]);
 
   const onConfig = useCallback(
     (config: JsonObject, path: string) => dispatch({ type: "edit", update: (f) => updateNode(f, node.id, { config }), key: `${node.id}:config:${path}` }),
@@ -162,9 +163,7 @@ export function NodeInspector({ node, doc, dispatch }: { node: FlowNode; doc: Fl
             <dd>{Object.entries(metrics.records_out).map(([p, n]) => `${p}: ${formatCount(n)}`).join(", ") || "0"}</dd>
             <dt>Rate</dt>
             <dd>
-              {metrics.records_in_per_second !== undefined || metrics.records_out_per_second !== undefined
-                ? `${formatRate(metrics.records_in_per_second)} in / ${formatRate(metrics.records_out_per_second)} out`
-                : formatRate(metrics.records_per_second)}
+              {`${formatRate(metrics.records_in_per_second)} in / ${formatRate(metrics.records_out_per_second)} out`}
             </dd>
             {metrics.state ? (
               <>

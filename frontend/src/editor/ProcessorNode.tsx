@@ -6,7 +6,7 @@ import { Icon, processorIconName } from "../components/Icon";
 import type { ProcessorRfNode } from "../model/graph";
 import { derivePorts, handleId, portsKey, type PortSpec } from "../model/ports";
 import { useCatalog } from "../state/catalog";
-import { useUsedPorts } from "../state/editorStores";
+import { useNodePorts, useUsedPorts } from "../state/editorStores";
 import { NodeBadge } from "./NodeBadge";
 import { NodeRuntime } from "./NodeRuntime";
 
@@ -34,7 +34,8 @@ function ProcessorNodeView({ id, data, selected }: NodeProps<ProcessorRfNode>) {
   const { byType } = useCatalog();
   const info = byType.get(data.type);
   const used = useUsedPorts(id) ?? NO_PORTS;
-  const ports = useMemo(() => derivePorts(info, data, used), [info, data, used]);
+  const declared = useNodePorts(id);
+  const ports = useMemo(() => derivePorts(info, declared, id, used), [info, declared, id, used]);
   const key = portsKey(ports);
   const updateNodeInternals = useUpdateNodeInternals();
   const mountedKey = useRef(key);

@@ -14,7 +14,7 @@ export function allowedActions(state: RunState): Record<RunAction, boolean> {
     start: state === "configured" || state === "stopped" || state === "failed" || state === "completed",
     pause: state === "running",
     resume: state === "paused",
-    stop: state === "running" || state === "paused" || state === "starting" || state === "stopping",
+    stop: state === "running" || state === "paused",
   };
 }
 

@@ -1,7 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { sampleFlow } from "../test/fixtures";
-import { updateFlowSettings, updateNode } from "../model/edits";
+import type { Flow } from "../api/types";
+import { updateNode } from "../model/edits";
 import { editorReducer, initEditorState, isDirty } from "./editorState";
+
+const withInterval = (f: Flow, n: number): Flow => ({ ...f, settings: { ...f.settings, checkpoint_interval_seconds: n } });
 
 describe("editor state", () => {
   it("a drag is one undo step and marks the document dirty", () => {
@@ -38,8 +41,8 @@ describe("editor state", () => {
   it("settings edits are undoable, mark the flow dirty, and survive other edits and saves", () => {
     let s = initEditorState({ ...sampleFlow(), settings: { delivery: "exactly_once", checkpoint_interval_seconds: 2 } }, 1);
     expect(s.history.present.settings).toEqual({ delivery: "exactly_once", checkpoint_interval_seconds: 2 });
-    s = editorReducer(s, { type: "edit", update: (f) => updateFlowSettings(f, { checkpoint_interval_seconds: 3 }), key: "flow:settings.checkpoint_interval_seconds" });
-    s = editorReducer(s, { type: "edit", update: (f) => updateFlowSettings(f, { checkpoint_interval_seconds: 30 }), key: "flow:settings.checkpoint_interval_seconds" });
+    s = editorReducer(s, { type: "edit", update: (f) => withInterval(f, 3), key: "flow:settings.checkpoint_interval_seconds" });
+    s = editorReducer(s, { type: "edit", update: (f) => withInterval(f, 30), key: "flow:settings.checkpoint_interval_seconds" });
     expect(isDirty(s)).toBe(true);
     expect(s.history.past).toHaveLength(1); // typing "30" is one step
     s = editorReducer(s, { type: "undo" });

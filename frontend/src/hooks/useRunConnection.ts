@@ -107,7 +107,7 @@ export function useRunConnection(flowId: string, stores: EditorStores, onRunEven
   }, [flowId, stores]);
 
   // Polling while the socket is down and something runs.
-  const live = state === "running" || state === "paused" || state === "starting" || state === "stopping";
+  const live = state === "running" || state === "paused";
   useEffect(() => {
     if (connected || !live) return;
     const ac = new AbortController();

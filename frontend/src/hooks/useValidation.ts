@@ -45,6 +45,7 @@ export function useValidation(doc: Flow, stores: EditorStores): Validation {
           ];
           publish(issues, doc);
           stores.setSchemas(r.schemas ?? {});
+          stores.setPorts(r.ports ?? {});
           setStatus("ok");
         })
         .catch((e: unknown) => {
@@ -54,6 +55,7 @@ export function useValidation(doc: Flow, stores: EditorStores): Validation {
             // The document does not even decode: those errors are the problems to show.
             publish(err.errors.map((x) => ({ ...x, severity: "error" as const })), doc);
             stores.setSchemas({});
+            stores.setPorts({});
             setStatus("ok");
             return;
           }

@@ -1,7 +1,7 @@
 /** Rules for drawing a connection, with a reason a person can read when one is refused. */
 
 import type { Flow, FlowEdge, ProcessorInfo } from "../api/types";
-import { derivePorts, parseHandleId } from "./ports";
+import { derivePorts, parseHandleId, type DeclaredLookup } from "./ports";
 
 export interface ConnectionAttempt {
   /** Node and handle where the drag started. */
@@ -27,7 +27,7 @@ function label(flow: Flow, id: string): string {
  * Decide whether a drag from one handle to another (either direction: users drag
  * output -> input or input -> output) makes a valid edge, and which.
  */
-export function checkConnection(flow: Flow, catalog: Catalog, a: ConnectionAttempt): ConnectionCheck {
+export function checkConnection(flow: Flow, catalog: Catalog, a: ConnectionAttempt, declared: DeclaredLookup = () => undefined): ConnectionCheck {
   if (!a.fromNode || !a.toNode) return { ok: false, reason: "Drop the connection on an input port of another node." };
   const fromNode = flow.nodes.find((n) => n.id === a.fromNode);
   const toNode = flow.nodes.find((n) => n.id === a.toNode);
@@ -40,8 +40,8 @@ export function checkConnection(flow: Flow, catalog: Catalog, a: ConnectionAttem
 
   const toInfo = catalog.get(toNode.type);
   const fromInfo = catalog.get(fromNode.type);
-  const toPorts = derivePorts(toInfo, toNode, flow.edges);
-  const fromPorts = derivePorts(fromInfo, fromNode, flow.edges);
+  const toPorts = derivePorts(toInfo, declared(toNode.id), toNode.id, flow.edges);
+  const fromPorts = derivePorts(fromInfo, declared(fromNode.id), fromNode.id, flow.edges);
 
   if (!to) {
     // Dropped on the node body: pick the matching port if there is exactly one.

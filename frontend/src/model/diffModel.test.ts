@@ -19,7 +19,7 @@ describe("diff rendering model", () => {
       nodes_removed: [f.nodes[0]!],
       nodes_changed: [{ id: "filter-1", name_changed: false, moved: true, type_changed: false, config_keys_changed: ["condition", "limit"], config_changes: { condition: { old: "a > 1", new: "a > 2" }, limit: { old: undefined, new: 5 } } }],
       edges_added: [f.edges[1]!],
-      edges_changed: [{ id: "e-1", settings: { max_batches: { old: 64, new: 8 } } }],
+      edges_changed: [{ id: "e-1", settings_changed: true, endpoints_changed: false }],
     });
     expect(m.sections.map((s) => s.title)).toEqual(["Flow", "Nodes", "Connections"]);
     const nodes = m.sections[1]!.items;
@@ -36,7 +36,7 @@ describe("diff rendering model", () => {
     ]);
     const edges = m.sections[2]!.items;
     expect(edges[0]!.label).toBe("filter-1.matched → console-1.in");
-    expect(edges[1]!.details).toEqual([{ label: "settings.max_batches", old: "64", new: "8" }]);
+    expect(edges[1]!.details).toEqual([{ label: "settings changed" }]);
     expect(m.summary).toBe("flow name changed, 1 node added, 1 node removed, 1 node changed, 1 connection added, 1 connection changed");
   });
 

@@ -1,7 +1,7 @@
 /** Domain edits of a flow document: pure functions Flow -> Flow (structural sharing, never mutating). */
 
 import { DEFAULT_EDGE_SETTINGS, DEFAULT_FLOW_SETTINGS, FORMAT_VERSION } from "../api/types";
-import type { EdgeSettings, Flow, FlowEdge, FlowNode, FlowSettings, JsonObject, Position, ProcessorInfo } from "../api/types";
+import type { EdgeSettings, Flow, FlowEdge, FlowNode, JsonObject, Position, ProcessorInfo } from "../api/types";
 import { newEdgeId, uniqueNodeId } from "./ids";
 
 export type DomainEdit =
@@ -41,13 +41,6 @@ export function normalizeFlow(flow: Flow): Flow {
     })),
     settings: { ...DEFAULT_FLOW_SETTINGS, ...(flow.settings ?? {}) },
   };
-}
-
-/** Replace some of the flow's settings (the other settings and every other field are kept). */
-export function updateFlowSettings(flow: Flow, patch: Partial<FlowSettings>): Flow {
-  const keys = Object.keys(patch) as (keyof FlowSettings)[];
-  if (keys.every((k) => Object.is(flow.settings[k], patch[k]))) return flow;
-  return { ...flow, settings: { ...flow.settings, ...patch } };
 }
 
 export function nodeIds(flow: Flow): Set<string> {

@@ -1,12 +1,51 @@
 import { describe, expect, it } from "vitest";
-import type { Issue } from "../api/types";
+import type { FlowSchema, Issue } from "../api/types";
 import { sampleFlow } from "../test/fixtures";
+import { boundsText, buildConfigForm, type NumberField } from "./schemaForm";
 import { indexIssues } from "./errorPaths";
-import { intervalError, settingsIssues } from "./flowSettings";
+import { settingsFieldPaths, settingsFormSchema, settingsIssues } from "./flowSettings";
 
 const issue = (p: Partial<Issue> & Pick<Issue, "path" | "code">): Issue => ({ message: p.code, severity: "error", ...p });
 
-describe("flow settings", () => {
+// The shape GET /api/v1/schema/flow.json has (trimmed): the forms must take bounds and help from it.
+const flowSchema: FlowSchema = {
+  $schema: "https://json-schema.org/draft/2020-12/schema",
+  $id: "/api/v1/schema/flow.json",
+  $ref: "#/$defs/Flow",
+  $defs: {
+    Flow: { type: "object", properties: { settings: { title: "Run settings", $ref: "#/$defs/FlowSettings" } } },
+    Edge: { type: "object", properties: { settings: { title: "Queue thresholds", $ref: "#/$defs/EdgeSettings" } } },
+    FlowSettings: {
+      title: "FlowSettings",
+      type: "object",
+      properties: {
+        delivery: { enum: ["at_least_once", "exactly_once"], description: "at_least_once: ...", default: "at_least_once" },
+        checkpoint_interval_seconds: { type: "number", exclusiveMinimum: 0, maximum: 3600, default: 5 },
+      },
+    },
+    EdgeSettings: { title: "EdgeSettings", type: "object", properties: { max_batches: { type: "integer", minimum: 1, maximum: 1000000, default: 64 } } },
+  },
+};
+
+describe("settings forms", () => {
+  it("are built from the served flow schema", () => {
+    const flow = settingsFormSchema(flowSchema, "Flow")!;
+    const [settings] = buildConfigForm(flow, {});
+    expect(settings?.kind).toBe("object");
+    expect(settings?.title).toBe("Run settings");
+    const fields = settings?.kind === "object" ? settings.fields : [];
+    expect(fields.map((f) => [f.path, f.kind])).toEqual([
+      ["settings.delivery", "enum"],
+      ["settings.checkpoint_interval_seconds", "number"],
+    ]);
+    expect(fields[1]).toMatchObject({ exclusiveMinimum: 0, maximum: 3600, default: 5 });
+    expect(boundsText(fields[1] as NumberField)).toBe("> 0, ≤ 3600");
+    const [edge] = buildConfigForm(settingsFormSchema(flowSchema, "Edge")!, {});
+    expect(edge?.kind === "object" ? edge.fields.map((f) => f.path) : []).toEqual(["settings.max_batches"]);
+    expect(settingsFieldPaths(flow)).toEqual(new Set(["settings.delivery", "settings.checkpoint_interval_seconds"]));
+    expect(settingsFormSchema(null, "Flow")).toBeNull();
+  });
+
   it("sorts settings issues to their fields; delivery_unsupported stays on its node too", () => {
     const flow = sampleFlow();
     const index = indexIssues(
@@ -20,22 +59,14 @@ describe("flow settings", () => {
       ],
       flow,
     );
-    const s = settingsIssues(index);
-    expect(s.delivery.map((i) => i.code)).toEqual(["delivery_unsupported", "invalid_document"]);
-    expect(s.delivery[0]!.nodeId).toBe("console-1");
-    expect(s.interval.map((i) => i.path)).toEqual(["settings.checkpoint_interval_seconds"]);
+    const s = settingsIssues(index, settingsFieldPaths(settingsFormSchema(flowSchema, "Flow")));
+    expect(s.fields.map((i) => [i.field, i.code, i.inConfig])).toEqual([
+      ["settings.delivery", "delivery_unsupported", true],
+      ["settings.checkpoint_interval_seconds", "invalid_document", true],
+      ["settings.delivery", "invalid_document", true],
+    ]);
+    expect(s.nodes.map((i) => i.nodeId)).toEqual(["console-1"]);
     expect(s.other.map((i) => i.path)).toEqual(["settings"]);
     expect(index.byNode.get("console-1")?.map((i) => i.code)).toEqual(["delivery_unsupported"]); // the node's badge
-  });
-
-  it("checks the typed interval against the bounds", () => {
-    expect(intervalError("2")).toBeNull();
-    expect(intervalError("0.5")).toBeNull();
-    expect(intervalError("3600")).toBeNull();
-    expect(intervalError("0")).toMatch(/more than 0/);
-    expect(intervalError("-1")).toMatch(/more than 0/);
-    expect(intervalError("3600.5")).toMatch(/at most 3600/);
-    expect(intervalError("")).toMatch(/number/);
-    expect(intervalError("abc")).toMatch(/number/);
   });
 });

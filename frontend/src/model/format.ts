@@ -1,5 +1,7 @@
 /** Display formatting: times, counts, bytes, rates. */
 
+import type { NodeMetrics } from "../api/types";
+
 export function formatTime(unixSeconds: number | null | undefined): string {
   if (unixSeconds === null || unixSeconds === undefined || !Number.isFinite(unixSeconds)) return "—";
   const d = new Date(unixSeconds * 1000);
@@ -65,11 +67,10 @@ export function fillColor(ratio: number | null | undefined): string {
   return `rgb(${lerp(249, 220, t)}, ${lerp(115, 38, t)}, ${lerp(22, 38, t)})`;
 }
 
-/** Records per second of a node: the contract's single rate, else the larger of in/out. */
-export function nodeRate(m: { records_per_second?: number; records_in_per_second?: number; records_out_per_second?: number } | undefined): number {
+/** Records per second of a node: the larger of its in and out rates. */
+export function nodeRate(m: Pick<NodeMetrics, "records_in_per_second" | "records_out_per_second"> | undefined): number {
   if (!m) return 0;
-  if (typeof m.records_per_second === "number") return m.records_per_second;
-  return Math.max(m.records_in_per_second ?? 0, m.records_out_per_second ?? 0);
+  return Math.max(m.records_in_per_second, m.records_out_per_second);
 }
 
 /**

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Flow } from "../api/types";
 import { sampleFlow } from "../test/fixtures";
 import { edgeChangesToEdits, nodeChangesToEdits } from "./changes";
-import { applyEdits, emptyFlow, moveNodes, normalizeFlow, reconcile, updateFlowSettings, updateNode } from "./edits";
+import { applyEdits, emptyFlow, moveNodes, normalizeFlow, reconcile, updateNode } from "./edits";
 import { emptyView, fromRf, toRfEdges, toRfNodes, type FlowRfEdge, type ProcessorRfNode } from "./graph";
 
 describe("flow document <-> React Flow", () => {
@@ -98,14 +98,6 @@ describe("lossless round trip (settings and fields the editor does not know)", (
     expect((edited as unknown as Record<string, unknown>)["labels"]).toEqual({ team: "payments" });
     expect((edited as unknown as Record<string, unknown>)["future_field"]).toEqual([1, 2, 3]);
     expect(edited.nodes[0]).toEqual({ ...doc.nodes[0], position: { x: 5, y: 6, z: 1 } });
-  });
-
-  it("updateFlowSettings changes one setting and keeps the others", () => {
-    const doc = normalizeFlow(richDocument());
-    const next = updateFlowSettings(doc, { checkpoint_interval_seconds: 10 });
-    expect(next.settings).toEqual({ delivery: "exactly_once", checkpoint_interval_seconds: 10, future_setting: "x" });
-    expect((next as unknown as Record<string, unknown>)["labels"]).toBe((doc as unknown as Record<string, unknown>)["labels"]);
-    expect(updateFlowSettings(doc, { delivery: "exactly_once" })).toBe(doc); // no change, same object
   });
 });
 

@@ -8,7 +8,7 @@ describe("auto-layout", () => {
   flow.nodes.reverse().forEach((n) => (n.position = { x: 0, y: 0 }));
   const ports = (id: string) => {
     const n = flow.nodes.find((x) => x.id === id)!;
-    return derivePorts(catalog.get(n.type), n, flow.edges);
+    return derivePorts(catalog.get(n.type), undefined, n.id, flow.edges);
   };
 
   it("builds a layered left-to-right ELK graph with ports", () => {
@@ -32,7 +32,7 @@ describe("auto-layout", () => {
     f.nodes.reverse();
     const ports2 = (id: string) => {
       const n = f.nodes.find((x) => x.id === id)!;
-      return derivePorts(catalog.get(n.type), n, f.edges);
+      return derivePorts(catalog.get(n.type), undefined, n.id, f.edges);
     };
     const pos = await autoLayout(f, new Map(), ports2);
     expect(pos.get("console-1")!.y).toBeLessThan(pos.get("console-2")!.y);

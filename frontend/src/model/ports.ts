@@ -1,6 +1,10 @@
-/** Which ports a node shows: catalog ports, plus `failure` on error routing, plus route rules. */
+/**
+ * Which ports a node shows: the ones the server declared for the node's config in the last
+ * validation report (`ports`), else (before the first report, or while the config does not
+ * decode) the catalog's. Nothing here recomputes a processor's ports.
+ */
 
-import type { FlowEdge, FlowNode, JsonObject, ProcessorInfo } from "../api/types";
+import type { DeclaredPorts, FlowEdge, ProcessorInfo } from "../api/types";
 
 export type PortKind = "in" | "out";
 
@@ -16,38 +20,6 @@ export interface PortSpec {
 export interface NodePorts {
   inputs: PortSpec[];
   outputs: PortSpec[];
-}
-
-export const ROUTE_TYPE = "route";
-export const ROUTE_UNMATCHED = "unmatched";
-
-/** Output port names of a processor given a node config (without edge-referenced extras). */
-export function outputPortNames(info: ProcessorInfo | undefined, config: JsonObject): string[] {
-  let outs: string[];
-  if (info?.type === ROUTE_TYPE) {
-    outs = [];
-    const rules = config["rules"];
-    if (Array.isArray(rules)) {
-      for (const rule of rules) {
-        if (rule && typeof rule === "object" && !Array.isArray(rule)) {
-          const port = rule["port"];
-          if (typeof port === "string" && port.trim() && !outs.includes(port.trim())) outs.push(port.trim());
-        }
-      }
-    }
-    if (!outs.includes(ROUTE_UNMATCHED)) outs.push(ROUTE_UNMATCHED);
-  } else {
-    outs = info ? [...info.outputs] : [];
-  }
-  const failure = info?.failure_port || "failure";
-  if (config["on_error"] === "route") {
-    if (!outs.includes(failure)) outs.push(failure);
-  }
-  return outs;
-}
-
-export function inputPortNames(info: ProcessorInfo | undefined): string[] {
-  return info ? [...info.inputs] : [];
 }
 
 /** Ports used by edges touching a node (kept visible even if the processor no longer offers them). */
@@ -66,20 +38,30 @@ export function usedPorts(edges: readonly FlowEdge[], nodeId: string): UsedPorts
   return { inputs, outputs };
 }
 
+/** Looks up the ports the last validation report declared for a node id. */
+export type DeclaredLookup = (nodeId: string) => DeclaredPorts | undefined;
+
 /**
- * The ports drawn on a node. Ports referenced by existing edges but no longer offered
- * (e.g. `failure` after on_error changed back to "fail") stay visible, flagged `missing`,
- * so the edge never dangles and validation can point at it.
+ * The ports drawn on a node. Ports referenced by existing edges but not offered stay visible,
+ * so an edge never dangles; they are flagged `missing` when the server said so (its report
+ * declares the node's ports) or the processor type is unknown. Before the server has spoken
+ * they are drawn plainly: the catalog lists a processor's usual ports, not every config's.
  */
-export function derivePorts(info: ProcessorInfo | undefined, node: Pick<FlowNode, "id" | "config">, edges: readonly FlowEdge[] | UsedPorts = []): NodePorts {
-  const used = Array.isArray(edges) ? usedPorts(edges as readonly FlowEdge[], node.id) : (edges as UsedPorts);
-  const failure = info?.failure_port || "failure";
-  const inputs: PortSpec[] = inputPortNames(info).map((name) => ({ name, kind: "in" }));
-  const outputs: PortSpec[] = outputPortNames(info, node.config).map((name) =>
-    name === failure && !info?.outputs.includes(name) ? { name, kind: "out", failure: true } : { name, kind: "out" },
-  );
-  for (const name of used.inputs) if (!inputs.some((p) => p.name === name)) inputs.push({ name, kind: "in", missing: true });
-  for (const name of used.outputs) if (!outputs.some((p) => p.name === name)) outputs.push({ name, kind: "out", missing: true });
+export function derivePorts(info: ProcessorInfo | undefined, declared: DeclaredPorts | undefined, nodeId: string, edges: readonly FlowEdge[] | UsedPorts = []): NodePorts {
+  const used = Array.isArray(edges) ? usedPorts(edges as readonly FlowEdge[], nodeId) : (edges as UsedPorts);
+  const offered = declared ?? { inputs: info?.inputs ?? [], outputs: info?.outputs ?? [] };
+  const isFailure = (name: string) => !!info && name === info.failure_port && !info.outputs.includes(name);
+  const port = (name: string, kind: PortKind, missing = false): PortSpec => ({
+    name,
+    kind,
+    ...(kind === "out" && isFailure(name) ? { failure: true } : {}),
+    ...(missing ? { missing: true } : {}),
+  });
+  const inputs = offered.inputs.map((name) => port(name, "in"));
+  const outputs = offered.outputs.map((name) => port(name, "out"));
+  const known = declared !== undefined || info === undefined;
+  for (const name of used.inputs) if (!inputs.some((p) => p.name === name)) inputs.push(port(name, "in", known));
+  for (const name of used.outputs) if (!outputs.some((p) => p.name === name)) outputs.push(port(name, "out", known));
   return { inputs, outputs };
 }
 

@@ -3,11 +3,27 @@ import type { NodeMetrics } from "../api/types";
 import { nodeRate } from "./format";
 import { nodeRunState } from "./runState";
 
-const m = (x: Partial<NodeMetrics>): NodeMetrics => ({ records_in: {}, records_out: {}, batches_in: 0, batches_out: 0, bytes_in: 0, bytes_out: 0, errors: 0, busy_seconds: 0, last_error: null, ...x });
+const m = (x: Partial<NodeMetrics>): NodeMetrics => ({
+  type: "generate",
+  state: "running",
+  records_in: {},
+  records_out: {},
+  batches_in: 0,
+  batches_out: 0,
+  bytes_in: 0,
+  bytes_out: 0,
+  errors: 0,
+  retries: 0,
+  discarded_records: 0,
+  busy_seconds: 0,
+  records_in_per_second: 0,
+  records_out_per_second: 0,
+  last_error: null,
+  ...x,
+});
 
 describe("node run state", () => {
-  it("reads the contract rate or the server's split rates", () => {
-    expect(nodeRate(m({ records_per_second: 5 }))).toBe(5);
+  it("reads the larger of the split rates", () => {
     expect(nodeRate(m({ records_in_per_second: 10, records_out_per_second: 40 }))).toBe(40);
     expect(nodeRate(undefined)).toBe(0);
   });

@@ -513,8 +513,10 @@ export function placeholderOf(field: FieldModel): string {
 export function boundsText(field: NumberField): string {
   const lo = field.minimum ?? field.exclusiveMinimum;
   const hi = field.maximum ?? field.exclusiveMaximum;
-  if (lo !== undefined && hi !== undefined) return `${lo} – ${hi}`;
-  if (lo !== undefined) return `≥ ${lo}`;
-  if (hi !== undefined) return `≤ ${hi}`;
+  const loOpen = field.minimum === undefined && field.exclusiveMinimum !== undefined;
+  const hiOpen = field.maximum === undefined && field.exclusiveMaximum !== undefined;
+  if (lo !== undefined && hi !== undefined) return loOpen || hiOpen ? `${loOpen ? ">" : "≥"} ${lo}, ${hiOpen ? "<" : "≤"} ${hi}` : `${lo} – ${hi}`;
+  if (lo !== undefined) return `${loOpen ? ">" : "≥"} ${lo}`;
+  if (hi !== undefined) return `${hiOpen ? "<" : "≤"} ${hi}`;
   return "";
 }

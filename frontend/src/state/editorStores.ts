@@ -5,7 +5,7 @@
  */
 
 import { createContext, useContext } from "react";
-import type { Column, EdgeMetrics, FlowMetrics, NodeMetrics, RunInfo, RunState } from "../api/types";
+import type { Column, DeclaredPorts, EdgeMetrics, FlowMetrics, NodeMetrics, RunInfo, RunState } from "../api/types";
 import type { IssueIndex, LocatedIssue } from "../model/errorPaths";
 import type { UsedPorts } from "../model/ports";
 import { jsonEqual, KeyedStore, useKeyed } from "./keyedStore";
@@ -22,6 +22,8 @@ export class EditorStores {
   readonly edgeIssues = new KeyedStore<readonly LocatedIssue[]>(jsonEqual);
   readonly nodeSchemas = new KeyedStore<Record<string, Column[]>>(jsonEqual);
   readonly usedPorts = new KeyedStore<UsedPorts>(jsonEqual);
+  /** The ports each node has for its config, from the last validation report. */
+  readonly nodePorts = new KeyedStore<DeclaredPorts>(jsonEqual);
   /** Elapsed seconds of the current run, as a single key. */
   readonly elapsed = new KeyedStore<number>();
 
@@ -30,7 +32,7 @@ export class EditorStores {
     this.edgeMetrics.replaceAll(Object.entries(m.edges ?? {}));
     this.elapsed.set(RUN_KEY, m.elapsed);
     const run = this.run.get(RUN_KEY);
-    if (run && m.state && run.state !== m.state) this.run.set(RUN_KEY, { ...run, state: m.state });
+    if (run && m.state && run.state !== m.state) this.run.set(RUN_KEY, { ...run, state: m.state as RunState });
   }
 
   setRun(run: RunInfo): void {
@@ -56,6 +58,10 @@ export class EditorStores {
   setSchemas(schemas: Record<string, Record<string, Column[]>>): void {
     this.nodeSchemas.replaceAll(Object.entries(schemas ?? {}));
   }
+
+  setPorts(ports: Record<string, DeclaredPorts>): void {
+    this.nodePorts.replaceAll(Object.entries(ports ?? {}));
+  }
 }
 
 export const EditorStoresContext = createContext<EditorStores | null>(null);
@@ -73,5 +79,6 @@ export const useNodeIssues = (id: string) => useKeyed(useEditorStores().nodeIssu
 export const useEdgeIssues = (id: string) => useKeyed(useEditorStores().edgeIssues, id);
 export const useNodeSchema = (id: string) => useKeyed(useEditorStores().nodeSchemas, id);
 export const useUsedPorts = (id: string) => useKeyed(useEditorStores().usedPorts, id);
+export const useNodePorts = (id: string) => useKeyed(useEditorStores().nodePorts, id);
 export const useRun = () => useKeyed(useEditorStores().run, RUN_KEY);
 export const useRunState = (): RunState => useRun()?.state ?? "configured";
