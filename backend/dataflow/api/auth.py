@@ -60,6 +60,12 @@ def csrf_token(session: str) -> str:
     return hashlib.sha256(b"dataflow-csrf:" + session.encode()).hexdigest()[:40]
 
 
+def _method(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """The HTTP method (None for a WebSocket)."""
+    method = connection.scope.get("method")
+    return method.upper() if isinstance(method, str) else None
+
+
 def bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     header = connection.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
@@ -87,8 +93,8 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
         identity: Identity | None = await access.identify(token)
         if identity is None or (from_cookie and identity.kind != "session"):
             raise NotAuthorizedException("the token or session is unknown, revoked or expired")
-        method = connection.scope.get("method")
-        if from_cookie and method is not None and method.upper() not in SAFE_METHODS:
+        method = _method(connection)
+        if from_cookie and method is not None and method not in SAFE_METHODS:
             sent = connection.headers.get(CSRF_HEADER, "")
             if not hmac.compare_digest(sent.encode(), csrf_token(token).encode()):
                 raise PermissionDeniedException(
@@ -100,7 +106,7 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
 
 def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """The app's one guard: the caller's role must allow the handler's."""
-    need = required_role(handler, connection.scope.get("method"))
+    need = required_role(handler, _method(connection))
     if need is None:
         return
     identity = connection.scope.get("user")

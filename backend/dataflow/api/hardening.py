@@ -8,7 +8,9 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 import msgspec
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Scope, Send
 
 from dataflow.api.errors import TITLES, Problem
 
@@ -60,16 +62,22 @@ async def send_problem(send: Send, status: int, detail: str, *, websocket: bool 
         (b"content-length", str(len(body)).encode()),
         *SECURITY_HEADERS,
     ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    start: HTTPResponseStartEvent = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": headers,
+    }
+    await send(start)
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 async def add_security_headers(message: Message, scope: Scope) -> None:
     """The app's before_send hook: every HTTP answer, a 404 of no route included."""
     if message["type"] == "http.response.start":
-        headers = message.setdefault("headers", [])
-        present = {k.lower() for k, _ in headers}
-        headers.extend((k, v) for k, v in SECURITY_HEADERS if k not in present)
+        headers = MutableScopeHeaders.from_message(message)
+        for key, value in SECURITY_HEADERS:
+            if key.decode() not in headers:
+                headers[key.decode()] = value.decode()
 
 
 def host_name(host: str) -> str:
@@ -93,7 +101,7 @@ class HardeningMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind in ("http", "websocket") and self.host_names:
+        if kind in (ScopeType.HTTP, ScopeType.WEBSOCKET) and self.host_names:
             host = _header(scope, b"host")
             if host_name(host) not in self.host_names:
                 await send_problem(
@@ -101,17 +109,17 @@ class HardeningMiddleware:
                     400,
                     f"this server does not answer to the host name {host!r}: add it to the "
                     "allowed_hosts setting (DATAFLOW_ALLOWED_HOSTS) if it is yours",
-                    websocket=kind == "websocket",
+                    websocket=kind == ScopeType.WEBSOCKET,
                 )
                 return
-        if kind == "websocket":
+        if kind == ScopeType.WEBSOCKET:
             problem = self.check_origin(scope)
             if problem:
                 await send_problem(send, 403, problem, websocket=True)
                 return
             await self.app(scope, receive, send)
             return
-        if kind != "http":
+        if kind != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
         problem = self.check_content_type(scope)

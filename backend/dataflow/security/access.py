@@ -134,7 +134,7 @@ def check_name(value: str, what: str, field: str = "name") -> str:
 def check_role(value: str, field: str = "role") -> Role:
     if value not in ROLES:
         raise AccessError(f"unknown role {value!r}: one of {', '.join(ROLES)}", field)
-    return value  # type: ignore[return-value]  # narrowed by the membership test above
+    return value
 
 
 class AccessStore:

@@ -19,29 +19,29 @@ class AccessEvent(msgspec.Struct, tag_field="type", frozen=True, kw_only=True):
     hashes (Argon2id for passwords, SHA-256 for the 256-bit random tokens)."""
 
 
-class UserCreated(AccessEvent, tag="UserCreated"):
+class UserCreated(AccessEvent, tag="UserCreated", frozen=True):
     name: str
     role: Role
     password_hash: str
 
 
-class UserPasswordChanged(AccessEvent, tag="UserPasswordChanged"):
+class UserPasswordChanged(AccessEvent, tag="UserPasswordChanged", frozen=True):
     name: str
     password_hash: str
 
 
-class UserRoleChanged(AccessEvent, tag="UserRoleChanged"):
+class UserRoleChanged(AccessEvent, tag="UserRoleChanged", frozen=True):
     name: str
     role: Role
 
 
-class UserDeleted(AccessEvent, tag="UserDeleted"):
+class UserDeleted(AccessEvent, tag="UserDeleted", frozen=True):
     """The user and every token and session of theirs stop working."""
 
     name: str
 
 
-class TokenCreated(AccessEvent, tag="TokenCreated"):
+class TokenCreated(AccessEvent, tag="TokenCreated", frozen=True):
     token_id: str
     #: What the owner called it ("ci", "airflow"); sessions are named after the client.
     name: str
@@ -53,7 +53,7 @@ class TokenCreated(AccessEvent, tag="TokenCreated"):
     expires_at: float
 
 
-class TokenRevoked(AccessEvent, tag="TokenRevoked"):
+class TokenRevoked(AccessEvent, tag="TokenRevoked", frozen=True):
     token_id: str
 
 
