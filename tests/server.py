@@ -10,8 +10,11 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
+
+from tests.auth import auth_env, token_for
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,10 +32,21 @@ class ServerProcess:
     args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen | None = None
+    #: An admin API token, signed in through the API once the server answers.
+    token: str = ""
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Credentials for every call: {"Authorization": "Bearer <admin token>"}."""
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        """An httpx client on the server, signed in as admin."""
+        return httpx.Client(base_url=self.url, headers=self.headers, **kwargs)
 
     def start(self, timeout: float = 30) -> ServerProcess:
         # The child writes to its own copy of the descriptor: ours is closed at once.
@@ -54,7 +68,7 @@ class ServerProcess:
                 cwd=ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, **self.env},
+                env={**os.environ, **auth_env(), **self.env},
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -62,6 +76,9 @@ class ServerProcess:
                 raise RuntimeError(f"server exited with {self.proc.returncode}: {self.log_text()}")
             try:
                 if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    # The same data directory keeps its users: sign in again on restarts.
+                    with httpx.Client(base_url=self.url, timeout=10) as anonymous:
+                        self.token = token_for(anonymous)
                     return self
             except httpx.HTTPError:
                 pass
