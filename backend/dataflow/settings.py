@@ -46,7 +46,7 @@ class Settings(msgspec.Struct, kw_only=True):
     #: How long an editor session lasts.
     session_hours: Annotated[float, msgspec.Meta(gt=0, le=720)] = 12.0
     #: Sign-in attempts allowed per client address and minute (then 429).
-    login_attempts_per_minute: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 10
+    login_attempts_per_minute: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 20
     #: Argon2id cost of password hashes: lowering them makes a stolen hash cheaper to guess.
     password_time_cost: Annotated[int, msgspec.Meta(ge=1, le=20)] = 3
     password_memory_kib: Annotated[int, msgspec.Meta(ge=8, le=4 * 1024 * 1024)] = 65536

@@ -54,7 +54,7 @@ def test_a_wrong_password_or_unknown_user_is_401_and_logged_for_admins(anonymous
 
 def test_sign_in_attempts_are_limited_per_client(tmp_path):
     settings = Settings(
-        data_dir=str(tmp_path / "d"), login_attempts_per_minute=3, **auth_settings()
+        data_dir=str(tmp_path / "d"), **{**auth_settings(), "login_attempts_per_minute": 3}
     )
     with TestClient(app=create_app(settings)) as client:
         codes = [
