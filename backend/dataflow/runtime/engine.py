@@ -78,6 +78,10 @@ class FlowRun:
     `restore` is the committed checkpoint a restarted run resumes from (source offsets, node
     state; sinks recover up to its id); `offsets` alone resumes sources only. Complete
     checkpoints are committed to `store` (default: kept in memory) before sinks publish them.
+
+    Its lifecycle is one state machine (runtime/lifecycle.py): `state`, `outcome` and what the
+    node loops read (`stopping`, `forced`, `interrupting`) all derive from it. The checkpoint
+    protocol is the CheckpointCoordinator's (runtime/checkpoints.py).
     """
 
     def __init__(

@@ -1,9 +1,11 @@
 """A FlowRun's lifecycle as one state machine: its phases, the requests that move it, how a
 stop was asked for, and the state it shows (the run aggregate's RunState).
 
-    created -> opening -> running <-> paused -> draining | interrupting -> cancelling
-                                             \\-> closing (every node ended) -> final
-    final: failed (an error) | stopped (a stop) | completed (the data ended)
+    created -> opening (start) -> running (opened) <-> paused (pause, resume)
+    running | paused -> draining (stop) | interrupting (interrupt) | cancelling (force)
+    draining | interrupting -> cancelling (force; cancel: the interruption's checkpoint is over)
+    running | paused | draining | interrupting -> closing (ended: every node task ended)
+    created | opening | cancelling | closing -> failed | stopped | completed (finish)
 
 A graceful stop drains (`draining`), a forced one cancels the node tasks (`cancelling`), an
 interruption takes a last checkpoint without ending the streams (`interrupting`), then
