@@ -89,8 +89,7 @@ class RunStore:
     def _fold(self, recorded: RecordedEvent) -> None:
         event = decode_run_event(recorded.data)
         if isinstance(event, RunCreated):
-            if event.run_id not in self._known:
-                self._track(apply(None, event, recorded.recorded_at), recorded.version)
+            self._track(apply(None, event, recorded.recorded_at), recorded.version)
             return
         stream = self._by_run.get(recorded.stream.removeprefix(RUN_STREAM_PREFIX))
         if stream is not None and recorded.version > stream.version:
@@ -98,6 +97,8 @@ class RunStore:
             stream.version = recorded.version
 
     def _track(self, status: RunStatus, version: int) -> None:
+        if status.run_id in self._known:  # created here, or folded by a load already
+            return
         previous = self._latest.get(status.flow_id)
         if previous is not None:
             del self._by_run[previous.status.run_id]
@@ -162,7 +163,7 @@ class RunStore:
         status = apply(None, event, time.time())
         version = await self.journal.append(stream_name(run_id), 0, [_encode(status, event)])
         self._track(status, version)
-        return status
+        return self.run(run_id)
 
     async def append(self, run_id: str, *events: RunEvent) -> RunStatus:
         """Append events to the run's stream, all or none, and return its new status. The
@@ -171,17 +172,14 @@ class RunStore:
         if stream is None:
             raise RunNotFound(run_id)
         async with stream.writing:
+            now = time.time()
             status = stream.status
             for event in events:
                 if isinstance(event, RunCreated) or not allowed(status, event):
                     raise InvalidTransition(type(event).__name__, status.state, status.flow_id)
-                status = apply(status, event, 0.0)
+                status = apply(status, event, now)
             data = [_encode(stream.status, event) for event in events]
             version = await self.journal.append(stream_name(run_id), stream.version, data)
-            now = time.time()
-            status = stream.status
-            for event in events:
-                status = apply(status, event, now)
             stream.status, stream.version = status, version
         return status
 
