@@ -276,3 +276,26 @@ async def test_state_left_by_runs_that_ended_is_removed_at_start(servers, tmp_pa
     (leftover / "agg.state").write_bytes(b"x")
     await servers().runs.recover()
     assert not leftover.parent.exists()
+
+
+async def test_a_run_paused_when_the_server_went_down_is_recovered_paused(servers):
+    expected = await expected_windows()
+    first = servers()
+    await first.flows.create(convert_flow(flow_doc({})))
+    await first.runs.start("win")
+    await committed(first, 1)
+    await first.runs.pause("win")
+    await first.crash()
+
+    second = servers()
+    assert await second.runs.recover() == ["win"]
+    assert second.runs.state_of("win") == "paused"
+    engine = second.runs.engine("win")
+    assert engine is not None and engine.state == "paused"
+    types = [t for t, _ in await second.events()]
+    assert types[-2:] == ["RunRecovered", "RunPaused"]
+    await second.runs.resume("win")
+    async with asyncio.timeout(20):
+        while second.runs.state_of("win") != "completed":
+            await asyncio.sleep(0.01)
+    assert store().published == expected

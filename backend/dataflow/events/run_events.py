@@ -6,8 +6,15 @@ from typing import Any, Literal
 
 import msgspec
 
-RunState = Literal["configured", "running", "paused", "stopped", "failed", "completed"]
-ACTIVE_STATES = frozenset({"running", "paused"})
+#: Every state of a run, declared once for the journal's fold, the engine and the API. The
+#: journal folds configured (created, not started yet; also a flow that never ran) -> running
+#: <-> paused -> stopped | failed | completed; the engine shows two more between those events:
+#: created (built, opening its processors) and stopping (draining, or interrupted).
+RunState = Literal[
+    "configured", "created", "running", "paused", "stopping", "stopped", "failed", "completed"
+]
+ACTIVE_STATES: frozenset[RunState] = frozenset({"running", "paused"})
+FINAL_STATES: frozenset[RunState] = frozenset({"stopped", "failed", "completed"})
 
 
 class RunEvent(msgspec.Struct, tag_field="type", frozen=True, kw_only=True):
@@ -123,7 +130,7 @@ class RunStatus(msgspec.Struct, kw_only=True):
 
 
 #: Which events each state accepts; anything else is an invalid transition.
-TRANSITIONS: dict[str, set[type[RunEvent]]] = {
+TRANSITIONS: dict[RunState, set[type[RunEvent]]] = {
     "configured": {RunStarted, RunFailed},
     "running": {RunPaused, RunStopped, RunFailed, RunCompleted, RunInterrupted, RunRecovered},
     "paused": {RunResumed, RunStopped, RunFailed, RunInterrupted, RunRecovered},
@@ -157,7 +164,8 @@ def apply(status: RunStatus | None, event: RunEvent, at: float) -> RunStatus:
         case RunInterrupted():
             status.interrupted = True
         case RunRecovered(offsets=offsets):
-            status.interrupted, status.offsets = False, dict(offsets)
+            # The restarted engine runs; a run recovered paused is paused again next.
+            status.state, status.interrupted, status.offsets = "running", False, dict(offsets)
         case CheckpointCommitted(checkpoint_id=checkpoint_id, offsets=offsets, state=state):
             status.checkpoint_id = checkpoint_id
             status.offsets, status.state_files = dict(offsets), dict(state)

@@ -1,5 +1,7 @@
 """Checkpoints: the bookkeeping of one in progress (barriers sent and received, offsets, node
-state), the store that commits a complete one, and the state files kept in the data directory.
+state), the coordinator that takes and commits them, the stores that make a complete one
+durable (in memory, or state files plus the run's journal stream), and the state files kept
+in the data directory.
 
 A checkpoint runs in two phases (Flink's, and Kafka Connect's exactly-once protocol):
 1. Every source sends a barrier after its current batch (its offset then is the checkpoint's);
@@ -14,16 +16,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from dataflow.events.run_events import CheckpointCommitted
+from dataflow.events.runs import RunStore
+from dataflow.runtime.nodes import NodeFailed, NodeRunner, describe
+
+log = logging.getLogger(__name__)
+
 #: Under the data directory: checkpoints/<run id>/<checkpoint id>/<node id>.state
 CHECKPOINTS_DIR = "checkpoints"
 STATE_SUFFIX = ".state"
+#: Committed checkpoints whose state files are kept (the newest ones).
+KEEP_CHECKPOINTS = 2
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,35 @@ class MemoryCheckpoints:
 
     async def commit(self, checkpoint: Checkpoint) -> None:
         self.last = checkpoint
+
+
+class JournalCheckpoints:
+    """A run's checkpoint store in the server: state files first (fsync'd), then one
+    CheckpointCommitted event in the run's stream; older state directories are then removed
+    (the last KEEP_CHECKPOINTS stay)."""
+
+    def __init__(self, runs: RunStore, run_id: str, data_dir: Path):
+        self.runs = runs
+        self.run_id = run_id
+        self.data_dir = data_dir
+        last = runs.run(run_id).checkpoint_id  # a recovered run's: its files stay
+        self._kept: list[int] = [] if last is None else [last]
+
+    async def commit(self, checkpoint: Checkpoint) -> None:
+        paths = await asyncio.to_thread(
+            write_state, self.data_dir, self.run_id, checkpoint.checkpoint_id, checkpoint.state
+        )
+        await self.runs.append(
+            self.run_id,
+            CheckpointCommitted(
+                checkpoint_id=checkpoint.checkpoint_id, offsets=checkpoint.offsets, state=paths
+            ),
+        )
+        self._kept = [*self._kept, checkpoint.checkpoint_id][-KEEP_CHECKPOINTS:]
+        try:
+            await asyncio.to_thread(collect_garbage, self.data_dir, self.run_id, self._kept)
+        except OSError:
+            log.exception("run %s: cannot remove old checkpoint state", self.run_id)
 
 
 class PendingCheckpoint:
@@ -148,6 +188,186 @@ class CheckpointTracker:
             if not pending.done.done():
                 pending.done.set_exception(RuntimeError(reason))
         self._pending.clear()
+
+
+class CheckpointCoordinator:
+    """Takes one run's checkpoints and commits each complete one (phase two): sinks that
+    have not prepared it prepare, the store commits, sinks commit (publish), then sources
+    commit (acknowledge upstream). Commits go one at a time in id order, and none once the
+    run is closing its processors. A checkpoint the store refused is committed before the
+    next one begins (a sink may wait for its commit before writing on: kafka_publish's
+    transaction).
+
+    `completed(checkpoint)` is called when a checkpoint is complete (before its commit);
+    `fail(runner, message)` when a sink's prepare, or its commit at the last checkpoint,
+    fails the run.
+    """
+
+    def __init__(
+        self,
+        run_id: str,
+        tracker: CheckpointTracker,
+        runners: Mapping[str, NodeRunner],
+        store: CheckpointStore,
+        *,
+        committed_id: int,
+        completed: Callable[[Checkpoint], None],
+        fail: Callable[[NodeRunner, str], None],
+    ):
+        self.run_id = run_id
+        self.tracker = tracker
+        self.runners = runners
+        self.store = store
+        self._completed = completed
+        self._fail = fail
+        self._committed_id = committed_id
+        self._refused: Checkpoint | None = None
+        self._lock = asyncio.Lock()
+        self._closed = False
+
+    @property
+    def committed_id(self) -> int:
+        """The last checkpoint committed (0: none yet)."""
+        return self._committed_id
+
+    # -- what the nodes report -----------------------------------------------------------
+    def barrier_sent(self, node_id: str, checkpoint_id: int, offset: Any) -> None:
+        self.tracker.source_sent(checkpoint_id, node_id, offset)
+        self._complete()
+
+    def barrier_reached(self, node_id: str, checkpoint_id: int) -> None:
+        self.tracker.terminal_reached(checkpoint_id, node_id)
+        self._complete()
+
+    def state_taken(self, node_id: str, checkpoint_id: int, data: bytes | None) -> None:
+        self.tracker.state_taken(checkpoint_id, node_id, data)
+
+    def node_finished(self, node_id: str, offset: Any) -> None:
+        self.tracker.node_finished(node_id, offset)
+        self._complete()
+
+    # -- taking checkpoints --------------------------------------------------------------
+    async def checkpoint(self, checkpoint_id: int | None = None) -> Checkpoint:
+        """Begin a checkpoint, wait until it is complete, commit it and return it. Once
+        complete it is committed even if the caller goes away."""
+        if self._refused is not None:
+            await asyncio.shield(self._commit_soon(self._refused))
+        pending = self.begin(checkpoint_id)
+        completed = await pending.done
+        return await asyncio.shield(self._commit_soon(completed))
+
+    async def last(self, timeout: float | None, barriers_out: Callable[[], None]) -> Checkpoint:
+        """The checkpoint an interruption leaves behind: like checkpoint(), but each wait is
+        bounded (TimeoutError), and `barriers_out()` is called once the barriers are asked
+        for (the run lets queued data through and stops the sources reading)."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        if self._refused is not None:
+            await asyncio.wait_for(asyncio.shield(self._commit_soon(self._refused)), timeout)
+        pending = self.begin(None)
+        barriers_out()
+        completed = await asyncio.wait_for(asyncio.shield(pending.done), timeout)
+        left = None if deadline is None else max(0.0, deadline - loop.time())
+        return await asyncio.wait_for(asyncio.shield(self._commit_soon(completed)), left)
+
+    async def final(self) -> Checkpoint:
+        """Every node ended with its input (end of the data, or a graceful stop): the last
+        checkpoint covers everything, so sinks publish it all and sources acknowledge their
+        final offsets. A sink that cannot publish it fails the run (nothing later would)."""
+        pending = self.begin(None)
+        completed = await pending.done
+        return await self._commit_soon(completed, final=True)
+
+    def begin(self, checkpoint_id: int | None = None) -> PendingCheckpoint:
+        """Ask every source still running for a barrier (at once if it waits for input)."""
+        pending = self.tracker.begin(checkpoint_id or self.tracker.next_id())
+        for runner in self.runners.values():
+            if runner.kind == "source" and runner.node.id in pending.waiting_sources:
+                runner.pending_barriers.append(pending.checkpoint_id)
+                runner.send_barriers_now()
+                runner.wake.set()
+        self._complete()
+        return pending
+
+    async def close(self) -> None:
+        """No commit from now on (the processors close); one under way ends first."""
+        async with self._lock:
+            self._closed = True
+
+    def abort(self, reason: str) -> None:
+        """Checkpoints still in progress fail with `reason` (the run ended)."""
+        self.tracker.abort(reason)
+
+    # -- committing ----------------------------------------------------------------------
+    def _complete(self) -> None:
+        for pending in self.tracker.pop_complete():
+            checkpoint = pending.result()
+            if not pending.done.done():
+                pending.done.set_result(checkpoint)
+            self._completed(checkpoint)
+
+    def _commit_soon(self, checkpoint: Checkpoint, final: bool = False) -> asyncio.Task[Checkpoint]:
+        task = asyncio.ensure_future(self._commit(checkpoint, final))
+        # Retrieved: a caller that went away must not leave "exception never retrieved".
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        return task
+
+    async def _commit(self, checkpoint: Checkpoint, final: bool) -> Checkpoint:
+        cid = checkpoint.checkpoint_id
+        async with self._lock:
+            if self._closed:
+                raise RuntimeError(f"run {self.run_id} ended before checkpoint {cid} was committed")
+            if cid <= self._committed_id:
+                return checkpoint  # a later checkpoint, committed already, covers it
+            sinks = [r for r in self.runners.values() if r.kind == "sink"]
+            for runner in sinks:
+                # A sink whose input ended before this checkpoint's barrier could reach it
+                # prepares what it wrote since its last one now (its loop is over).
+                if runner.prepared < cid:
+                    if not runner.finished:
+                        raise RuntimeError(f"sink '{runner.node.id}' did not prepare {cid}")
+                    try:
+                        await runner.prepare(cid)
+                    except NodeFailed as exc:
+                        self._fail(runner, exc.message)
+                        raise RuntimeError(exc.message) from exc
+            try:
+                await self.store.commit(checkpoint)
+            except BaseException:
+                self._refused = checkpoint
+                raise
+            self._committed_id = cid
+            self._refused = None
+            failures = await asyncio.gather(
+                *(runner.commit(cid) for runner in sinks), return_exceptions=True
+            )
+            for runner, failure in zip(sinks, failures, strict=True):
+                if isinstance(failure, BaseException):
+                    self._publish_failed(runner, cid, failure, final)
+            for node_id, offset in checkpoint.offsets.items():
+                source = self.runners.get(node_id)
+                if source is None or source.kind != "source":
+                    continue
+                try:
+                    await source.source.commit(offset)
+                except Exception:
+                    # The next checkpoint acknowledges a later offset, which covers this one.
+                    source.processor.log.exception(
+                        "%s: could not acknowledge checkpoint %d upstream", node_id, cid
+                    )
+        return checkpoint
+
+    def _publish_failed(
+        self, runner: NodeRunner, cid: int, failure: BaseException, final: bool
+    ) -> None:
+        message = runner.error_text(f"commit checkpoint {cid}: {describe(failure)}")
+        runner.counters.failed(describe(failure))
+        if final:
+            # No later checkpoint will publish it: the run fails; what was staged stays
+            # staged, and recover() of a restart publishes it.
+            self._fail(runner, message)
+        else:
+            runner.processor.log.warning("%s; the next checkpoint publishes it", message)
 
 
 # -- state files -----------------------------------------------------------------------------

@@ -16,17 +16,17 @@ from dataflow.processor.base import Context, Processor
 from dataflow.processor.registry import Registry
 from dataflow.runtime.checkpoints import (
     Checkpoint,
+    CheckpointCoordinator,
     CheckpointStore,
     CheckpointTracker,
     MemoryCheckpoints,
-    PendingCheckpoint,
 )
+from dataflow.runtime.lifecycle import Lifecycle, Request
 from dataflow.runtime.memory import use_pipeline_memory_pool
 from dataflow.runtime.metrics import FlowMetrics, edge_metrics
 from dataflow.runtime.nodes import EdgeRuntime, NodeFailed, NodeRunner, describe
 from dataflow.runtime.sample import SampleResult
 from dataflow.runtime.state import (
-    FINAL_STATES,
     CheckpointCompleted,
     OffsetsChanged,
     RunNotice,
@@ -99,6 +99,10 @@ class FlowRun:
     `restore` is the committed checkpoint a restarted run resumes from (source offsets, node
     state; sinks recover up to its id); `offsets` alone resumes sources only. Complete
     checkpoints are committed to `store` (default: kept in memory) before sinks publish them.
+
+    Its lifecycle is one state machine (runtime/lifecycle.py): `state`, `outcome` and what the
+    node loops read (`stopping`, `forced`, `interrupting`) all derive from it. The checkpoint
+    protocol is the CheckpointCoordinator's (runtime/checkpoints.py).
     """
 
     def __init__(
@@ -119,22 +123,13 @@ class FlowRun:
         #: Cleared while paused: sources and node inboxes wait on it.
         self.flowing = asyncio.Event()
         self.flowing.set()
-        self._state: RunState = "created"
+        #: Where the run is, how a stop was asked for, and the state it shows.
+        self._lifecycle = Lifecycle()
         self._listeners: list[Listener] = []
         self._restored = restore
         self._restore = dict(restore.offsets if restore is not None else offsets or {})
         self._offsets: dict[str, Any] = dict(self._restore)
-        self._store: CheckpointStore = store if store is not None else MemoryCheckpoints()
-        self._stopping = False
-        self._forced = False
-        self._interrupting = False
-        #: Commits happen one at a time, in id order; none once processors are closing.
-        self._commit_lock = asyncio.Lock()
-        self._committed_id = restore.checkpoint_id if restore is not None else 0
-        #: A complete checkpoint the store refused: the next checkpoint() commits it first
-        #: (a sink may wait for its commit before writing on: kafka_publish's transaction).
-        self._refused: Checkpoint | None = None
-        self._closing = False
+        committed_id = restore.checkpoint_id if restore is not None else 0
         self._error: str | None = None
         self._error_node: str | None = None
         self._done = asyncio.Event()
@@ -146,7 +141,16 @@ class FlowRun:
         self._checkpoints = CheckpointTracker(
             (r.node.id for r in self._runners.values() if r.kind == "source"),
             (r.node.id for r in self._runners.values() if r.terminal),
-            last_id=self._committed_id,
+            last_id=committed_id,
+        )
+        self._coordinator = CheckpointCoordinator(
+            self.run_id,
+            self._checkpoints,
+            self._runners,
+            store if store is not None else MemoryCheckpoints(),
+            committed_id=committed_id,
+            completed=self._checkpoint_completed,
+            fail=self._fail,
         )
 
     @classmethod
@@ -213,15 +217,15 @@ class FlowRun:
     # -- RunControl (what the node loops ask) ---------------------------------------------
     @property
     def stopping(self) -> bool:
-        return self._stopping
+        return self._lifecycle.stopping
 
     @property
     def forced(self) -> bool:
-        return self._forced
+        return self._lifecycle.forced
 
     @property
     def interrupting(self) -> bool:
-        return self._interrupting
+        return self._lifecycle.interrupting
 
     def offset_of(self, node_id: str) -> Any:
         return self._offsets.get(node_id)
@@ -232,29 +236,28 @@ class FlowRun:
             self._notify(OffsetsChanged(run_id=self.run_id, node_id=node_id, offset=offset))
 
     def barrier_sent(self, node_id: str, checkpoint_id: int) -> None:
-        self._checkpoints.source_sent(checkpoint_id, node_id, self._offsets.get(node_id))
-        self._complete_checkpoints()
+        self._coordinator.barrier_sent(node_id, checkpoint_id, self._offsets.get(node_id))
 
     def barrier_reached(self, node_id: str, checkpoint_id: int) -> None:
-        self._checkpoints.terminal_reached(checkpoint_id, node_id)
-        self._complete_checkpoints()
+        self._coordinator.barrier_reached(node_id, checkpoint_id)
 
     def state_taken(self, node_id: str, checkpoint_id: int, data: bytes | None) -> None:
-        self._checkpoints.state_taken(checkpoint_id, node_id, data)
+        self._coordinator.state_taken(node_id, checkpoint_id, data)
 
     # -- lifecycle -----------------------------------------------------------------------
     @property
     def state(self) -> RunState:
-        return self._state
+        return self._lifecycle.state
 
     @property
     def outcome(self) -> RunOutcome:
+        lifecycle = self._lifecycle
         return RunOutcome(
-            state=self._state,
+            state=lifecycle.state,
             error=self._error,
             error_node=self._error_node,
-            forced=self._forced and not self._interrupting,
-            interrupted=self._interrupting and self._state == "stopped",
+            forced=lifecycle.stop == "forced",
+            interrupted=lifecycle.stop == "interrupt" and lifecycle.state == "stopped",
         )
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
@@ -271,8 +274,8 @@ class FlowRun:
         restored checkpoint covers, discard staged data after it; recover(None) without
         one), open every processor (sinks first), then start one task per node. A processor
         failing in any of these fails the run (see `wait()`)."""
-        if self._started_at is not None or self._done.is_set():
-            raise RuntimeError(f"run {self.run_id} was already started (state {self._state})")
+        if not self._request("start"):
+            raise RuntimeError(f"run {self.run_id} was already started (state {self.state})")
         self._started_at = time.monotonic()
         use_pipeline_memory_pool()
         runners = list(self._runners.values())
@@ -286,14 +289,14 @@ class FlowRun:
                 node_id = runner.node.id
                 if runner.kind == "source" and node_id in self._restore:
                     step = "restore"
-                    runner.processor.restore(self._restore[node_id])  # type: ignore[attr-defined]
-                elif runner.kind == "transform" and node_id in state:
-                    step = f"restore state of checkpoint {restored.checkpoint_id}"  # type: ignore[union-attr]
-                    await asyncio.to_thread(runner.processor.restore_state, state[node_id])  # type: ignore[attr-defined]
+                    runner.source.restore(self._restore[node_id])
+                elif runner.kind == "transform" and node_id in state and restored is not None:
+                    step = f"restore state of checkpoint {restored.checkpoint_id}"
+                    await asyncio.to_thread(runner.transform.restore_state, state[node_id])
                 elif runner.kind == "sink":
                     committed = restored.checkpoint_id if restored is not None else None
                     step = f"recover (committed checkpoint {committed})"
-                    await runner.processor.recover_async(committed)  # type: ignore[attr-defined]
+                    await runner.sink.recover_async(committed)
             step = "open"
             # Downstream first: a source must not produce before its consumers are ready.
             for runner in reversed(runners):
@@ -301,26 +304,24 @@ class FlowRun:
         except Exception as exc:
             runner.counters.failed(describe(exc))
             self._record_error(runner, f"{step}: {describe(exc)}")
-        if self._error is not None or self._stopping:  # failed, or stopped while opening
+        if self._error is not None or self._lifecycle.stop is not None:  # failed, or stopped
             await self._close_all(wait_for_calls=False)
-            self._finish_state()
+            self._finish()
             return
         for runner in runners:
             runner.task = asyncio.create_task(self._guard(runner), name=f"node:{runner.node.id}")
         self._supervisor = asyncio.create_task(self._supervise(), name=f"run:{self.run_id}")
-        self._set_state("running")
+        self._request("opened")
 
     async def pause(self) -> None:
         """Sources stop pulling and nodes stop taking batches off their queues; calls already
         running finish and their output stays queued."""
-        if self._state == "running":
+        if self._request("pause"):
             self.flowing.clear()
-            self._set_state("paused")
 
     async def resume(self) -> None:
-        if self._state == "paused":
+        if self._request("resume"):
             self._resume_flow()
-            self._set_state("running")
 
     def _cancel_pulling(self) -> None:
         # A source waiting inside batches() for input would hold a stop up: its wait is
@@ -338,18 +339,16 @@ class FlowRun:
         """Graceful: sources stop, queued batches drain through, transforms finish, sinks
         flush; state `stopped`. force=True (or `timeout` seconds of draining) cancels every
         node task now. Processors are closed either way."""
-        if self._state == "created":
-            self._stopping = True
-            self._forced = self._forced or force
-            if self._started_at is None:  # never started: nothing to drain
-                self._finish_state()
-            return await self.wait()  # start() is opening processors; it ends the run then
-        if self._state in FINAL_STATES:
+        lifecycle = self._lifecycle
+        if lifecycle.final:
             return self.outcome
-        self._stopping = True
+        self._request("force" if force else "stop")
+        if lifecycle.phase == "created":  # never started: nothing to drain
+            self._finish()
+            return self.outcome
+        if lifecycle.phase == "opening":
+            return await self.wait()  # start() ends the run once processors are open
         if not force:
-            if self._state != "stopping":
-                self._set_state("stopping")
             self._resume_flow()
             self._cancel_pulling()
             try:
@@ -357,15 +356,13 @@ class FlowRun:
                 return self.outcome
             except TimeoutError:
                 log.warning("run %s did not drain within %ss: forcing", self.run_id, timeout)
-        self._forced = True
-        for runner in self._runners.values():
-            if runner.task is not None:
-                runner.task.cancel()
+                self._request("force")
+        self._cancel_tasks()
         return await self.wait()
 
     async def wait(self) -> RunOutcome:
         """Wait for the run to end: completed, stopped or failed."""
-        if self._started_at is None and not self._done.is_set():
+        if self._lifecycle.phase == "created":
             raise RuntimeError(f"run {self.run_id} was not started")
         await self._done.wait()
         return self.outcome
@@ -376,37 +373,37 @@ class FlowRun:
         without end of stream, so no transform finishes (open windows stay in the committed
         state instead of going out early). A restart from that checkpoint gives what an
         uninterrupted run would have. If the checkpoint cannot complete within `timeout`, the
-        restart resumes from the previous one. Outcome: `stopped`, interrupted."""
-        if self._state == "created" or self._state in FINAL_STATES or self._stopping:
+        restart resumes from the previous one. Outcome: `stopped`, interrupted.
+
+        Before the run runs, or while a stop is under way, this is stop(timeout=timeout);
+        once every node has ended by itself the run just ends."""
+        if self._lifecycle.phase in ("interrupting", "closing"):
+            return await self.wait()  # interrupted already, or ending by itself
+        if not self._request("interrupt"):
             return await self.stop(timeout=timeout)  # nothing to keep, or a stop under way
-        self._interrupting = True
-        self._set_state("stopping")
-        deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            if self._refused is not None:
-                await asyncio.wait_for(asyncio.shield(self._commit_soon(self._refused)), timeout)
-            pending = self._begin(None)
-            # Queued data must go through for the barrier to; sources read nothing more.
-            self._resume_flow()
-            self._cancel_pulling()
-            completed = await asyncio.wait_for(asyncio.shield(pending.done), timeout)
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            await asyncio.wait_for(asyncio.shield(self._commit_soon(completed)), left)
+            await self._coordinator.last(timeout, barriers_out=self._stop_reading)
         except Exception as exc:
             log.warning(
                 "run %s: no checkpoint at the interruption (%s); a restart resumes from "
                 "checkpoint %s",
                 self.run_id,
                 describe(exc) if not isinstance(exc, TimeoutError) else "timed out",
-                self._committed_id or "none (from the start)",
+                self._coordinator.committed_id or "none (from the start)",
             )
-        if not self._done.is_set():
-            self._stopping = True
-            self._forced = True
-            for runner in self._runners.values():
-                if runner.task is not None:
-                    runner.task.cancel()
+        if self._request("cancel"):
+            self._cancel_tasks()
         return await self.wait()
+
+    def _stop_reading(self) -> None:
+        # Queued data must go through for the barrier to; sources read nothing more.
+        self._resume_flow()
+        self._cancel_pulling()
+
+    def _cancel_tasks(self) -> None:
+        for runner in self._runners.values():
+            if runner.task is not None:
+                runner.task.cancel()
 
     async def checkpoint(self, checkpoint_id: int | None = None) -> Checkpoint:
         """Take a checkpoint and commit it; returns it (id, source offsets, node state).
@@ -416,111 +413,24 @@ class FlowRun:
         commits it, sinks commit (publish) and sources commit (acknowledge upstream).
         Raises RuntimeError when the run fails or ends first (nothing is committed) and
         whatever the store raised. While paused, it completes after resume."""
-        if self._state in FINAL_STATES or self._state == "created" or self._interrupting:
-            raise RuntimeError(f"run {self.run_id} is {self._state}: no checkpoint possible")
-        if self._refused is not None:
-            await asyncio.shield(self._commit_soon(self._refused))
-        pending = self._begin(checkpoint_id)
-        completed = await pending.done
-        # Once complete it is committed even if the caller goes away.
-        return await asyncio.shield(self._commit_soon(completed))
+        if not self._lifecycle.takes_checkpoints:
+            raise RuntimeError(f"run {self.run_id} is {self.state}: no checkpoint possible")
+        return await self._coordinator.checkpoint(checkpoint_id)
 
-    def _begin(self, checkpoint_id: int | None) -> PendingCheckpoint:
-        pending = self._checkpoints.begin(checkpoint_id or self._checkpoints.next_id())
-        for runner in self._runners.values():
-            if runner.kind == "source" and runner.node.id in pending.waiting_sources:
-                runner.pending_barriers.append(pending.checkpoint_id)
-                runner.send_barriers_now()
-                runner.wake.set()
-        self._complete_checkpoints()
-        return pending
-
-    def _complete_checkpoints(self) -> None:
-        for pending in self._checkpoints.pop_complete():
-            checkpoint = pending.result()
-            if not pending.done.done():
-                pending.done.set_result(checkpoint)
-            self._notify(
-                CheckpointCompleted(
-                    run_id=self.run_id,
-                    checkpoint_id=pending.checkpoint_id,
-                    offsets=dict(checkpoint.offsets),
-                )
+    def _checkpoint_completed(self, checkpoint: Checkpoint) -> None:
+        self._notify(
+            CheckpointCompleted(
+                run_id=self.run_id,
+                checkpoint_id=checkpoint.checkpoint_id,
+                offsets=dict(checkpoint.offsets),
             )
-
-    def _commit_soon(self, checkpoint: Checkpoint, final: bool = False) -> asyncio.Task[Checkpoint]:
-        task = asyncio.ensure_future(self._commit(checkpoint, final))
-        # Retrieved: a caller that went away must not leave "exception never retrieved".
-        task.add_done_callback(lambda t: t.cancelled() or t.exception())
-        return task
-
-    async def _commit(self, checkpoint: Checkpoint, final: bool) -> Checkpoint:
-        """Phase two of a complete checkpoint: store, then sinks publish, then sources ack."""
-        cid = checkpoint.checkpoint_id
-        async with self._commit_lock:
-            if self._closing:
-                raise RuntimeError(f"run {self.run_id} ended before checkpoint {cid} was committed")
-            if cid <= self._committed_id:
-                return checkpoint  # a later checkpoint, committed already, covers it
-            sinks = [r for r in self._runners.values() if r.kind == "sink"]
-            for runner in sinks:
-                # A sink whose input ended before this checkpoint's barrier could reach it
-                # prepares what it wrote since its last one now (its loop is over).
-                if runner.prepared < cid:
-                    if not runner.finished:
-                        raise RuntimeError(f"sink '{runner.node.id}' did not prepare {cid}")
-                    try:
-                        await runner.prepare(cid)
-                    except NodeFailed as exc:
-                        self._fail(runner, exc.message)
-                        raise RuntimeError(exc.message) from exc
-            try:
-                await self._store.commit(checkpoint)
-            except BaseException:
-                self._refused = checkpoint
-                raise
-            self._committed_id = cid
-            self._refused = None
-            failures = await asyncio.gather(
-                *(runner.commit(cid) for runner in sinks), return_exceptions=True
-            )
-            for runner, failure in zip(sinks, failures, strict=True):
-                if isinstance(failure, BaseException):
-                    self._commit_failed(runner, cid, failure, final)
-            for node_id, offset in checkpoint.offsets.items():
-                runner = self._runners.get(node_id)
-                if runner is None or runner.kind != "source":
-                    continue
-                try:
-                    await runner.processor.commit(offset)  # type: ignore[attr-defined]
-                except Exception:
-                    # The next checkpoint acknowledges a later offset, which covers this one.
-                    runner.processor.log.exception(
-                        "%s: could not acknowledge checkpoint %d upstream", node_id, cid
-                    )
-        return checkpoint
-
-    def _commit_failed(
-        self, runner: NodeRunner, cid: int, failure: BaseException, final: bool
-    ) -> None:
-        message = runner.error_text(f"commit checkpoint {cid}: {describe(failure)}")
-        runner.counters.failed(describe(failure))
-        if final:
-            # No later checkpoint will publish it: the run fails; what was staged stays
-            # staged, and recover() of a restart publishes it.
-            self._record_error(runner, message)
-            runner.processor.log.error("%s", message)
-        else:
-            runner.processor.log.warning("%s; the next checkpoint publishes it", message)
+        )
 
     async def _final_checkpoint(self) -> None:
         """Every node ended with its input (end of the data, or a graceful stop): the last
-        checkpoint covers everything, so sinks publish it all and sources acknowledge their
-        final offsets."""
+        checkpoint covers everything (see CheckpointCoordinator.final)."""
         try:
-            pending = self._begin(None)
-            completed = await pending.done
-            await self._commit_soon(completed, final=True)
+            await self._coordinator.final()
         except Exception as exc:
             if self._error is None:
                 self._error = f"last checkpoint: {describe(exc)}"
@@ -540,8 +450,7 @@ class FlowRun:
             log.exception("node %s crashed", runner.node.id)
             self._fail(runner, runner.error_text(describe(exc)))
             return
-        self._checkpoints.node_finished(runner.node.id, self._offsets.get(runner.node.id))
-        self._complete_checkpoints()
+        self._coordinator.node_finished(runner.node.id, self._offsets.get(runner.node.id))
 
     def _record_error(self, runner: NodeRunner, message: str) -> None:
         if not message.startswith(f"{runner.node.type} in node "):
@@ -563,13 +472,13 @@ class FlowRun:
     async def _supervise(self) -> None:
         tasks = [r.task for r in self._runners.values() if r.task is not None]
         await asyncio.gather(*tasks, return_exceptions=True)
+        self._request("ended")
         drained = self._error is None and all(r.finished for r in self._runners.values())
         if drained:
             await self._final_checkpoint()
-        async with self._commit_lock:  # a commit under way ends before processors close
-            self._closing = True
+        await self._coordinator.close()  # a commit under way ends before processors close
         await self._close_all(wait_for_calls=True, report=drained and self._error is None)
-        self._finish_state()
+        self._finish()
 
     async def _close_all(self, *, wait_for_calls: bool, report: bool = False) -> None:
         """Close every opened processor, upstream first (close is always called). With
@@ -593,20 +502,23 @@ class FlowRun:
                 else:
                     runner.processor.log.exception("%s: close failed", runner.node.id)
 
-    def _finish_state(self) -> None:
+    def _finish(self) -> None:
         self._ended_at = time.monotonic()
-        if self._error is not None:
-            final: RunState = "failed"
-        elif self._stopping:
-            final = "stopped"
-        else:
-            final = "completed"
-        self._checkpoints.abort(f"run {self.run_id} ended ({final}) before the checkpoint")
-        self._set_state(final)
+        previous = self._lifecycle.state
+        final = self._lifecycle.finish(failed=self._error is not None)
+        self._coordinator.abort(f"run {self.run_id} ended ({final}) before the checkpoint")
+        self._state_changed(previous)
         self._done.set()
 
-    def _set_state(self, state: RunState) -> None:
-        previous, self._state = self._state, state
+    def _request(self, request: Request) -> bool:
+        """Move the lifecycle; subscribers hear of the state it shows changing."""
+        previous = self._lifecycle.state
+        moved = self._lifecycle.request(request)
+        self._state_changed(previous)
+        return moved
+
+    def _state_changed(self, previous: RunState) -> None:
+        state = self._lifecycle.state
         if previous == state:
             return
         self._notify(
@@ -638,7 +550,7 @@ class FlowRun:
         return FlowMetrics(
             run_id=self.run_id,
             flow_id=self.context.flow_id,
-            state=self._state,
+            state=self.state,
             elapsed=elapsed,
             nodes={nid: r.counters.snapshot(now) for nid, r in self._runners.items()},
             edges={eid: edge_metrics(e.queue) for eid, e in self._edges.items()},

@@ -1,6 +1,6 @@
-"""The run manager: starts flows on the engine, records each transition and committed
-checkpoint in the journal, publishes live metrics, and restarts interrupted runs from their
-last checkpoint when the server starts again."""
+"""The run manager: starts flows on the engine, records each transition in the run store
+(the engine commits checkpoints to it too), publishes the live view, and restarts interrupted
+runs from their last checkpoint when the server starts again."""
 
 from __future__ import annotations
 
@@ -15,14 +15,13 @@ from typing import Any
 import msgspec
 
 from dataflow.events.flows import FlowStore, HistoryEntry
-from dataflow.events.journal import EventData, Journal
+from dataflow.events.journal import Journal
 from dataflow.events.run_events import (
     ACTIVE_STATES,
     CheckpointCommitted,
     MetricsReported,
     OffsetsReported,
     RunCompleted,
-    RunCreated,
     RunEvent,
     RunFailed,
     RunInterrupted,
@@ -30,22 +29,20 @@ from dataflow.events.run_events import (
     RunRecovered,
     RunResumed,
     RunStarted,
+    RunState,
     RunStatus,
     RunStopped,
-    allowed,
-    apply,
-    decode_run_event,
 )
+from dataflow.events.runs import InvalidTransition, RunStore
 from dataflow.graph import FlowPlan, Issue, check_flow
-from dataflow.model import Flow, new_id
+from dataflow.model import Flow
 from dataflow.processor import Registry
 from dataflow.runtime.checkpoints import (
     Checkpoint,
-    collect_garbage,
+    JournalCheckpoints,
     read_state,
     remove_run_state,
     remove_state_except,
-    write_state,
 )
 from dataflow.runtime.engine import FlowBuildError, FlowRun, RunContext
 from dataflow.runtime.live import ErrorMessage, LiveMessage, MetricsMessage, StateMessage
@@ -54,15 +51,8 @@ from dataflow.secrets import Secrets
 from dataflow.settings import Settings
 
 log = logging.getLogger(__name__)
-RUN_STREAM_PREFIX = "run-"
-#: Committed checkpoints whose state files are kept (the newest ones).
-KEEP_CHECKPOINTS = 2
 
-
-class InvalidTransition(Exception):
-    def __init__(self, action: str, state: str, flow_id: str):
-        super().__init__(f"cannot {action} flow {flow_id!r}: its run is {state}")
-        self.state = state
+__all__ = ["FlowNotRunnable", "InvalidTransition", "RunManager"]
 
 
 class FlowNotRunnable(Exception):
@@ -73,47 +63,26 @@ class FlowNotRunnable(Exception):
 
 @dataclass
 class _Run:
-    status: RunStatus
-    stream_version: int
+    """A run this server executes: its engine and the tasks around it. Its status is the
+    run store's."""
+
+    store: RunStore
+    flow_id: str
+    run_id: str
     engine: FlowRun | None = None
     tasks: list[asyncio.Task] = field(default_factory=list)
     interrupt_reason: str = "server shutdown"
     finished: asyncio.Event = field(default_factory=asyncio.Event)
-    #: Appends to the run's stream are serialised: lifecycle, checkpoints and metrics race.
-    writing: asyncio.Lock = field(default_factory=asyncio.Lock)
-    #: Ids of the last committed checkpoints, newest last (their state files are kept).
-    committed: list[int] = field(default_factory=list)
 
-
-class _JournalCheckpoints:
-    """A run's checkpoint store: state files first (fsync'd), then one CheckpointCommitted
-    event; older state directories are then removed."""
-
-    def __init__(self, manager: RunManager, run: _Run):
-        self.manager = manager
-        self.run = run
-
-    async def commit(self, checkpoint: Checkpoint) -> None:
-        data_dir = self.manager.settings.data_path
-        run = self.run
-        run_id = run.status.run_id
-        paths = await asyncio.to_thread(
-            write_state, data_dir, run_id, checkpoint.checkpoint_id, checkpoint.state
-        )
-        await self.manager._record(
-            run,
-            CheckpointCommitted(
-                checkpoint_id=checkpoint.checkpoint_id, offsets=checkpoint.offsets, state=paths
-            ),
-        )
-        run.committed = [*run.committed, checkpoint.checkpoint_id][-KEEP_CHECKPOINTS:]
-        try:
-            await asyncio.to_thread(collect_garbage, data_dir, run_id, run.committed)
-        except OSError:
-            log.exception("run %s: cannot remove old checkpoint state", run_id)
+    @property
+    def status(self) -> RunStatus:
+        return self.store.run(self.run_id)
 
 
 class RunManager:
+    """Orchestrates runs: what is recorded and read lives in the run store (`store`); this
+    drives the engines, the live view and the recovery policy."""
+
     def __init__(
         self,
         journal: Journal,
@@ -123,96 +92,39 @@ class RunManager:
         secrets: Secrets | None = None,
     ):
         self.secrets = secrets
-        self.journal = journal
+        self.store = RunStore(journal)
         self.flows = flows
         self.registry = registry
         self.settings = settings
-        self._runs: dict[str, _Run] = {}  # flow id -> its latest run
-        self._run_ids: dict[str, list[str]] = {}  # flow id -> all its run ids, oldest first
+        self._runs: dict[str, _Run] = {}  # flow id -> its latest run, if this server runs it
         self._locks: dict[str, asyncio.Lock] = {}
         self._subscribers: dict[str, set[asyncio.Queue[LiveMessage]]] = {}
-        self._position = 0
 
-    # -- read side ---------------------------------------------------------------
-    async def load(self) -> None:
-        """Fold every run stream of the journal (a projection that tracks its position)."""
-        while batch := await self.journal.read_all(self._position + 1, 1000):
-            for rec in batch:
-                self._position = rec.position
-                if not rec.stream.startswith(RUN_STREAM_PREFIX):
-                    continue
-                event = decode_run_event(rec.data)
-                if isinstance(event, RunCreated):
-                    self._run_ids.setdefault(event.flow_id, []).append(event.run_id)
-                    self._runs[event.flow_id] = _Run(apply(None, event, rec.recorded_at), 0)
-                flow_id = rec.metadata.get("flow_id", "")
-                run = self._runs.get(flow_id)
-                if run and run.status.run_id == rec.metadata.get("run_id"):
-                    if not isinstance(event, RunCreated):
-                        run.status = apply(run.status, event, rec.recorded_at)
-                    run.stream_version = rec.version
-
+    # -- read side: the run store's projection -----------------------------------------
     def status(self, flow_id: str) -> RunStatus | None:
-        run = self._runs.get(flow_id)
-        return run.status if run else None
+        return self.store.status(flow_id)
 
-    def state_of(self, flow_id: str) -> str:
-        run = self._runs.get(flow_id)
-        return run.status.state if run else "configured"
+    def state_of(self, flow_id: str) -> RunState:
+        return self.store.state_of(flow_id)
 
     def is_active(self, flow_id: str) -> bool:
-        return self.state_of(flow_id) in ACTIVE_STATES
+        return self.store.is_active(flow_id)
+
+    async def history(self, flow_id: str) -> list[HistoryEntry]:
+        return await self.store.history(flow_id)
 
     def engine(self, flow_id: str) -> FlowRun | None:
         run = self._runs.get(flow_id)
         return run.engine if run else None
 
-    async def history(self, flow_id: str) -> list[HistoryEntry]:
-        entries = []
-        for run_id in self._run_ids.get(flow_id, []):
-            for rec in await self.journal.read(RUN_STREAM_PREFIX + run_id):
-                entries.append(
-                    HistoryEntry(
-                        flow_version=rec.metadata.get("flow_version", 0),
-                        stream_version=rec.version,
-                        position=rec.position,
-                        recorded_at=rec.recorded_at,
-                        type=rec.type,
-                        payload=msgspec.json.decode(rec.data),
-                        metadata=rec.metadata,
-                        stream=rec.stream,
-                    )
-                )
-        return entries
-
-    # -- write side --------------------------------------------------------------
+    # -- write side --------------------------------------------------------------------
     def _lock(self, flow_id: str) -> asyncio.Lock:
         return self._locks.setdefault(flow_id, asyncio.Lock())
 
     async def _record(self, run: _Run, *events: RunEvent) -> None:
-        """Append events to the run's stream; the fold rejects invalid transitions first."""
-        async with run.writing:
-            status = run.status
-            for event in events:
-                if not isinstance(event, RunCreated) and not allowed(status, event):
-                    raise InvalidTransition(type(event).__name__, status.state, status.flow_id)
-            meta = {
-                "flow_id": status.flow_id,
-                "run_id": status.run_id,
-                "flow_version": status.flow_version,
-            }
-            data = [
-                EventData(type=type(e).__name__, data=msgspec.json.encode(e), metadata=meta)
-                for e in events
-            ]
-            run.stream_version = await self.journal.append(
-                RUN_STREAM_PREFIX + status.run_id, run.stream_version, data
-            )
-            now = time.time()
-            for event in events:
-                if not isinstance(event, RunCreated):
-                    status = apply(status, event, now)
-            run.status = status
+        """Append events to the run's stream (the store's fold rejects invalid transitions)
+        and tell the live view of every transition."""
+        status = await self.store.append(run.run_id, *events)
         quiet = CheckpointCommitted | OffsetsReported | MetricsReported
         if any(not isinstance(e, quiet) for e in events):
             self._publish(status.flow_id, StateMessage(run=status))
@@ -225,13 +137,9 @@ class RunManager:
             checked = check_flow(state.flow, self.registry, self.secrets)
             if checked.plan is None:
                 raise FlowNotRunnable(flow_id, checked.report.errors)
-            run_id = new_id("run-")
-            run = _Run(RunStatus(run_id=run_id, flow_id=flow_id, flow_version=state.version), 0)
-            await self._record(
-                run, RunCreated(run_id=run_id, flow_id=flow_id, flow_version=state.version)
-            )
-            self._runs[flow_id] = run
-            self._run_ids.setdefault(flow_id, []).append(run_id)
+            created = await self.store.create(flow_id, state.version)
+            self._publish(flow_id, StateMessage(run=created))
+            run = self._runs[flow_id] = _Run(self.store, flow_id, created.run_id)
             await self._launch(run, checked.plan, started=RunStarted())
             return run.status
 
@@ -246,8 +154,8 @@ class RunManager:
         paused: bool = False,
     ) -> None:
         context = RunContext(
-            flow_id=run.status.flow_id,
-            run_id=run.status.run_id,
+            flow_id=run.flow_id,
+            run_id=run.run_id,
             data_dir=self.settings.data_path,
             allow_python=self.settings.allow_python,
             sample_size=self.settings.sample_size,
@@ -265,7 +173,7 @@ class RunManager:
                 context=context,
                 offsets=offsets,
                 restore=restore,
-                store=_JournalCheckpoints(self, run),
+                store=JournalCheckpoints(self.store, run.run_id, self.settings.data_path),
             )
             run.engine = engine
             await engine.start()
@@ -274,16 +182,17 @@ class RunManager:
             await self._record(run, started, RunFailed(error=self._mask(str(exc)), node_id=node_id))
             run.finished.set()
             return
-        await self._record(run, started)
-        if paused:
+        if paused:  # recovered paused: running again, then paused, in one append
             await engine.pause()
-            await self._record(run, RunPaused())
+            await self._record(run, started, RunPaused())
+        else:
+            await self._record(run, started)
         run.tasks = [
-            asyncio.create_task(self._watch(run), name=f"watch-{run.status.run_id}"),
-            asyncio.create_task(self._push_metrics(run), name=f"metrics-{run.status.run_id}"),
+            asyncio.create_task(self._watch(run), name=f"watch-{run.run_id}"),
+            asyncio.create_task(self._push_metrics(run), name=f"metrics-{run.run_id}"),
             asyncio.create_task(
                 self._checkpoint_loop(run, self._checkpoint_interval(flow)),
-                name=f"ckpt-{run.status.run_id}",
+                name=f"ckpt-{run.run_id}",
             ),
         ]
 
@@ -310,18 +219,16 @@ class RunManager:
             elif outcome.state == "failed":
                 message = self._mask(outcome.error or "failed")
                 self._publish(
-                    run.status.flow_id, ErrorMessage(node_id=outcome.error_node, message=message)
+                    run.flow_id, ErrorMessage(node_id=outcome.error_node, message=message)
                 )
                 await self._record(run, RunFailed(error=message, node_id=outcome.error_node))
             elif run.status.state in ACTIVE_STATES:
                 await self._record(run, RunStopped(forced=outcome.forced))
             if not outcome.interrupted:  # never restarted: its state files are of no use
-                await asyncio.to_thread(
-                    remove_run_state, self.settings.data_path, run.status.run_id
-                )
+                await asyncio.to_thread(remove_run_state, self.settings.data_path, run.run_id)
             self._publish_metrics(run)
         except Exception:
-            log.exception("run %s: cannot record its end", run.status.run_id)
+            log.exception("run %s: cannot record its end", run.run_id)
         finally:
             run.finished.set()
 
@@ -341,7 +248,7 @@ class RunManager:
 
     async def _checkpoint_loop(self, run: _Run, interval: float) -> None:
         """Checkpoint every `interval` seconds; the engine commits each complete one through
-        _JournalCheckpoints, then sinks publish and sources acknowledge upstream.
+        JournalCheckpoints, then sinks publish and sources acknowledge upstream.
 
         A checkpoint taken while paused completes after resume: this loop then just waits.
         """
@@ -358,7 +265,7 @@ class RunManager:
                 if run.finished.is_set() or engine.state in FINAL_STATES | {"stopping"}:
                     break
                 # The journal refused it, for instance: the next checkpoint covers its data.
-                log.exception("run %s: checkpoint failed", run.status.run_id)
+                log.exception("run %s: checkpoint failed", run.run_id)
 
     async def pause(self, flow_id: str) -> RunStatus:
         async with self._lock(flow_id):
@@ -388,7 +295,7 @@ class RunManager:
 
     def _require(self, flow_id: str, action: str, states: set[str]) -> _Run:
         run = self._runs.get(flow_id)
-        state = run.status.state if run else "configured"
+        state = self.store.state_of(flow_id)
         if run is None or state not in states or run.engine is None:
             raise InvalidTransition(action, state, flow_id)
         return run
@@ -398,21 +305,21 @@ class RunManager:
         """Restart the runs that were active when the server last stopped (or crashed),
         each from its last committed checkpoint (source offsets and node state; sinks
         recover up to it); a run without one starts from the beginning."""
-        await self.load()
-        active = [r for r in self._runs.values() if r.status.state in ACTIVE_STATES]
+        await self.store.load()
+        active = self.store.active()
         try:
             # State left by runs that ended while the server went down.
             await asyncio.to_thread(
-                remove_state_except, self.settings.data_path, [r.status.run_id for r in active]
+                remove_state_except, self.settings.data_path, [s.run_id for s in active]
             )
         except OSError:
             log.exception("cannot remove the state of ended runs")
         if not self.settings.resume_runs:
             return []
         restarted = []
-        for run in active:
-            flow_id = run.status.flow_id
-            status = run.status
+        for status in active:
+            flow_id = status.flow_id
+            run = self._runs[flow_id] = _Run(self.store, flow_id, status.run_id)
             restore: Checkpoint | None = None
             try:
                 state = await self.flows.get(flow_id, status.flow_version)
@@ -424,10 +331,6 @@ class RunManager:
             except Exception as exc:
                 await self._record(run, RunFailed(error=f"cannot recover: {exc}"))
                 continue
-            paused = status.state == "paused"
-            run.committed = [] if status.checkpoint_id is None else [status.checkpoint_id]
-            # Recovering from paused re-enters running first, then pauses again.
-            run.status = msgspec.structs.replace(status, state="running")
             await self._launch(
                 run,
                 state.flow,
@@ -435,7 +338,7 @@ class RunManager:
                 restore=restore,
                 # Offsets an older server reported, without a checkpoint id or state.
                 offsets=None if restore is not None else dict(status.offsets),
-                paused=paused,
+                paused=status.state == "paused",
             )
             restarted.append(flow_id)
             log.info(
@@ -464,7 +367,7 @@ class RunManager:
             await run.engine.interrupt(timeout=self.settings.shutdown_drain_seconds)
             await asyncio.wait_for(run.finished.wait(), 5)
         except Exception:
-            log.exception("run %s: interruption failed", run.status.run_id)
+            log.exception("run %s: interruption failed", run.run_id)
 
     # -- live view ---------------------------------------------------------------
     def _publish(self, flow_id: str, message: LiveMessage) -> None:
@@ -475,8 +378,8 @@ class RunManager:
             queue.put_nowait(message)
 
     def _publish_metrics(self, run: _Run) -> None:
-        if run.engine is not None and self._subscribers.get(run.status.flow_id):
-            self._publish(run.status.flow_id, MetricsMessage(metrics=run.engine.metrics()))
+        if run.engine is not None and self._subscribers.get(run.flow_id):
+            self._publish(run.flow_id, MetricsMessage(metrics=run.engine.metrics()))
 
     @contextlib.asynccontextmanager
     async def subscribe(self, flow_id: str) -> AsyncIterator[asyncio.Queue[LiveMessage]]:

@@ -1,14 +1,23 @@
-"""Run states, the outcome of a run, and the notices a run sends to its subscribers."""
+"""The outcome of a run and the notices a run sends to its subscribers (its states are the
+run aggregate's `RunState`, declared once in events/run_events.py)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 
-#: created -> running <-> paused -> stopping -> stopped; any live state -> failed | completed.
-RunState = Literal["created", "running", "paused", "stopping", "stopped", "failed", "completed"]
-FINAL_STATES: frozenset[str] = frozenset({"stopped", "failed", "completed"})
+from dataflow.events.run_events import FINAL_STATES, RunState
+
+__all__ = [
+    "FINAL_STATES",
+    "CheckpointCompleted",
+    "OffsetsChanged",
+    "RunNotice",
+    "RunOutcome",
+    "RunState",
+    "StateChanged",
+]
 
 
 class RunOutcome(msgspec.Struct, kw_only=True, frozen=True):

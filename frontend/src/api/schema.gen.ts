@@ -810,7 +810,7 @@ export interface components {
              * @default configured
              * @enum {string}
              */
-            state: "configured" | "running" | "paused" | "stopped" | "failed" | "completed";
+            state: "configured" | "created" | "running" | "paused" | "stopping" | "stopped" | "failed" | "completed";
             started_at: number | null;
             updated_at: number | null;
             error: string | null;
