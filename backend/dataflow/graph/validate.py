@@ -10,6 +10,7 @@ import networkx as nx
 import pyarrow as pa
 
 from dataflow.graph.issues import Column, Issue, ValidationReport, msgspec_issue
+from dataflow.migrations import migrate
 from dataflow.model import Edge, Flow, Node
 from dataflow.processor import Processor, ProcessorConfig, Registry, SchemaError, Sink, Source
 from dataflow.secrets import Secrets, find_refs, secret_fields, substitute
@@ -37,6 +38,9 @@ def validate_document(
             doc = msgspec.json.decode(doc)
         except msgspec.DecodeError as exc:
             return None, _report([Issue(path="$", code="invalid_json", message=str(exc))], [])
+    # Format migration: an older document is rewritten into the current shapes before
+    # anything looks at it (dataflow.migrations); keep this the one place it happens here.
+    doc = migrate(doc)
     try:
         loose = msgspec.convert(doc, type=_LooseFlow)
     except msgspec.ValidationError as exc:

@@ -65,7 +65,7 @@ export type Flow = {
   settings: FlowSettings;
 };
 
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 export const DEFAULT_EDGE_SETTINGS: EdgeSettings = { max_batches: 64, max_bytes: 64 * 1024 * 1024 };
 export const DEFAULT_FLOW_SETTINGS: FlowSettings = { delivery: "at_least_once", checkpoint_interval_seconds: 5 };
 /** Bounds of `settings.checkpoint_interval_seconds` (exclusive minimum, inclusive maximum). */
