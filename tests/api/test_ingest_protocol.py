@@ -3,82 +3,50 @@ http_listen: a plugin's own source here, with its own body format and limits."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from typing import Annotated
+import importlib.util
+import sys
+from types import ModuleType
 
-import pyarrow as pa
+import msgspec
 import pytest
 from litestar.testing import TestClient
 
 from dataflow.api import create_app
-from dataflow.processor import (
-    BackPressured,
-    Ingest,
-    InvalidRecords,
-    ProcessorConfig,
-    ProcessorSpec,
-    Source,
-    TooManyRecords,
-    ui,
-)
+from dataflow.processor import BackPressured, Ingest, Source
 from dataflow.testing import registry_with
+from tests.server import ROOT
+
+EXAMPLE = ROOT / "docs" / "examples" / "line_push.py"
 
 
-class LinePushConfig(ProcessorConfig, kw_only=True):
-    """Each line of a text body is a record with one `line` column."""
+def load_example() -> ModuleType:
+    """docs/examples/line_push.py, the plugin source docs/writing-processors.md shows."""
+    spec = importlib.util.spec_from_file_location("line_push", EXAMPLE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["line_push"] = module  # msgspec resolves the config's annotations there
+    spec.loader.exec_module(module)
+    return module
 
-    max_lines: Annotated[int, ui("Lines per request", ge=1)] = 3
-    busy: Annotated[bool, ui("Busy", "Answer every request with back-pressure.")] = False
+
+LinePush = load_example().LinePush
 
 
-class LinePush(Source[LinePushConfig]):
-    """A third-party source taking plain text lines pushed to the server."""
+class BusyPush(LinePush):
+    """Always back-pressured, and asks for a wait of its own."""
 
-    spec = ProcessorSpec(
-        name="line_push",
-        category="source",
-        status="beta",
-        summary="Receive text lines POSTed to the ingest endpoint.",
-        outputs=("out",),
-        examples=[{}],
-    )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.queue: asyncio.Queue[tuple[pa.RecordBatch, asyncio.Future[None]]] = asyncio.Queue()
+    spec = msgspec.structs.replace(LinePush.spec, name="busy_push")
 
     async def ingest(self, body: bytes, content_type: str) -> int:
-        lines = body.decode().splitlines()
-        for i, line in enumerate(lines, 1):
-            if not line.isprintable():
-                raise InvalidRecords("a control character", line=i)
-        if len(lines) > self.config.max_lines:
-            raise TooManyRecords(f"{len(lines)} lines; at most {self.config.max_lines}")
-        if self.config.busy:
-            raise BackPressured(retry_after_seconds=7)
-        taken = asyncio.get_running_loop().create_future()
-        await self.queue.put((pa.RecordBatch.from_pydict({"line": lines}), taken))
-        await taken  # accepted once the run has the batch
-        return len(lines)
-
-    async def batches(self) -> AsyncIterator[pa.RecordBatch]:
-        while True:
-            try:
-                batch, taken = await asyncio.wait_for(self.queue.get(), 0.2)
-            except TimeoutError:
-                yield pa.RecordBatch.from_pylist([])  # lets the engine stop the run
-                continue
-            taken.set_result(None)
-            yield batch
+        raise BackPressured(retry_after_seconds=7)
 
 
-def flow(flow_id: str, **config) -> dict:
+def flow(flow_id: str, kind: str = "line_push", **config) -> dict:
     return {
         "id": flow_id,
         "name": flow_id,
         "nodes": [
-            {"id": "in", "type": "line_push", "config": config},
+            {"id": "in", "type": kind, "config": config},
             {"id": "out", "type": "list_sink"},
         ],
         "edges": [{"id": "e", "source": "in", "target": "out"}],
@@ -87,7 +55,7 @@ def flow(flow_id: str, **config) -> dict:
 
 @pytest.fixture
 def client(settings):
-    with TestClient(app=create_app(settings, registry_with(LinePush))) as client:
+    with TestClient(app=create_app(settings, registry_with(LinePush, BusyPush))) as client:
         yield client
 
 
@@ -111,7 +79,7 @@ def test_a_plugin_source_takes_records_from_the_ingest_endpoint(client):
 
 
 def test_the_plugin_errors_map_to_the_endpoint_status_codes(client):
-    start(client, flow("errors"))
+    start(client, flow("errors", max_lines=3))
     bad = client.post("/api/v1/ingest/errors/in", content=b"ok\nb\x07d")
     assert bad.status_code == 400
     assert bad.json()["errors"] == [
@@ -121,11 +89,11 @@ def test_the_plugin_errors_map_to_the_endpoint_status_codes(client):
     assert too_many.status_code == 413 and "at most 3" in too_many.json()["detail"]
     not_ingest = client.post("/api/v1/ingest/errors/out", content=b"a")
     assert not_ingest.status_code == 404
-    assert "has no line_push node 'out'" in not_ingest.json()["detail"]
+    assert "has no busy_push or line_push node 'out'" in not_ingest.json()["detail"]
 
 
 def test_back_pressure_from_a_plugin_says_when_to_retry(client):
-    start(client, flow("busy", busy=True))
+    start(client, flow("busy", "busy_push"))
     answer = client.post("/api/v1/ingest/busy/in", content=b"a")
     assert answer.status_code == 429
     assert answer.headers["Retry-After"] == "7"
