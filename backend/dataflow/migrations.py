@@ -34,6 +34,33 @@ def _lookup_join_reference(config: Config) -> Config:
     return {"reference": reference, **rest}
 
 
+_WINDOW_FIELDS = (
+    "time_column",
+    "window_seconds",
+    "max_out_of_orderness_seconds",
+    "allowed_lateness_seconds",
+)
+
+
+def _aggregate_mode(config: Config) -> Config:
+    """aggregate's `mode` string with its flat fields -> `mode: {kind, ...}` (format 2)."""
+    mode = config.get("mode", "running")
+    fields = ("emit", *_WINDOW_FIELDS, "slide_seconds")
+    if not isinstance(mode, str) or not ({"mode", *fields} & set(config)):
+        return config
+    moved = {
+        "running": ("emit",),
+        "tumbling": ("emit", *_WINDOW_FIELDS),
+        "sliding": ("emit", *_WINDOW_FIELDS, "slide_seconds"),
+    }.get(mode, ())
+    into = {k: config[k] for k in moved if k in config}
+    if mode != "running" and into.get("emit") == "updates":
+        # The default, meaningless with windows: it was accepted, so it must not now fail.
+        del into["emit"]
+    rest = {k: v for k, v in config.items() if k != "mode" and k not in fields}
+    return {**rest, "mode": {"kind": mode, **into}}
+
+
 def _nodes(step: dict[str, Callable[[Config], Config]]) -> Callable[[Doc], Doc]:
     """A document step that rewrites the config of every node of the given types."""
 
@@ -51,7 +78,7 @@ def _nodes(step: dict[str, Callable[[Config], Config]]) -> Callable[[Doc], Doc]:
 
 #: STEPS[i] turns format i + 1 into format i + 2. Append a step to change the format.
 STEPS: list[Callable[[Doc], Doc]] = [
-    _nodes({"lookup_join": _lookup_join_reference}),  # 1 -> 2
+    _nodes({"lookup_join": _lookup_join_reference, "aggregate": _aggregate_mode}),  # 1 -> 2
 ]
 FORMAT_VERSION = len(STEPS) + 1
 

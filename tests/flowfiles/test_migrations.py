@@ -19,9 +19,13 @@ from tests.server import ROOT
 OLD = ROOT / "tests" / "flowfiles" / "format_v1" / "orders-with-countries.json"
 
 
-def lookup_config(config: dict) -> dict:
-    doc = {"format_version": 1, "nodes": [{"id": "j", "type": "lookup_join", "config": config}]}
+def migrated_config(node_type: str, config: dict) -> dict:
+    doc = {"format_version": 1, "nodes": [{"id": "n", "type": node_type, "config": config}]}
     return migrate(doc)["nodes"][0]["config"]
+
+
+def exported_config(flow, node_id: str) -> dict:
+    return next(n for n in json.loads(export_flow(flow))["nodes"] if n["id"] == node_id)["config"]
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
@@ -43,15 +47,22 @@ def test_example_written_as_format_1_loads_as_the_same_flow(path):
 def test_the_old_format_fixture_loads_validates_and_exports_in_the_new_format():
     flow, report = validate_document(OLD.read_bytes(), default_registry())
     assert flow is not None and report.valid and report.warnings == [], report.errors
-    exported = json.loads(export_flow(flow))
-    assert exported["format_version"] == FORMAT_VERSION == 2
-    (join,) = [n for n in exported["nodes"] if n["type"] == "lookup_join"]
-    assert join["config"] == {
+    assert json.loads(export_flow(flow))["format_version"] == FORMAT_VERSION == 2
+    assert exported_config(flow, "countries") == {
         "reference": {"kind": "file", "path": "tests/flowfiles/format_v1/countries.csv",
                       "format": "csv"},
         "key_columns": ["country"],
         "lookup_key_columns": ["code"],
         "columns": ["country_name", "region"],
+    }  # fmt: skip
+    count = [{"function": "count", "as": "orders"}]
+    assert exported_config(flow, "by_region") == {
+        "aggregations": count, "group_by": ["region"], "mode": {"kind": "running", "emit": "final"}
+    }  # fmt: skip
+    assert exported_config(flow, "daily") == {
+        "aggregations": count,
+        "mode": {"kind": "tumbling", "time_column": "ts", "window_seconds": 86400.0,
+                 "allowed_lateness_seconds": 0.0, "max_out_of_orderness_seconds": 31622400.0},
     }  # fmt: skip
     # The export is a current document: reading it again changes nothing.
     assert export_flow(decode_flow(export_flow(flow))) == export_flow(flow)
@@ -71,6 +82,10 @@ async def test_the_old_format_fixture_runs(tmp_path, monkeypatch):
     assert rows and all(r["country_name"] and r["region"] for r in rows)
     assert {r["country"] for r in rows} == {"de", "es", "fr", "gb", "it", "nl", "pl"}
     assert result.metrics.nodes["unknown"].records_in["in"] == 246  # "us" is not in the table
+    assert result.metrics.nodes["totals"].records_in["in"] == 2  # EU and UK, once at the end
+    # Out of order by up to a year: every order is on time, in a window per day.
+    assert result.metrics.nodes["days"].records_in["in"] > 300
+    assert result.metrics.nodes["late"].records_in == {"in": 0}
 
 
 @pytest.mark.parametrize(
@@ -100,7 +115,34 @@ async def test_the_old_format_fixture_runs(tmp_path, monkeypatch):
     ],
 )  # fmt: skip
 def test_lookup_join_configs_move_into_reference(old, new):
-    assert lookup_config(old) == new
+    assert migrated_config("lookup_join", old) == new
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ({"aggregations": [], "group_by": ["k"]}, {"aggregations": [], "group_by": ["k"]}),
+        ({"emit": "final", "time_column": "ignored"},
+         {"mode": {"kind": "running", "emit": "final"}}),
+        ({"mode": "running"}, {"mode": {"kind": "running"}}),
+        (
+            {"mode": "sliding", "time_column": "t", "window_seconds": 60, "slide_seconds": 10,
+             "max_out_of_orderness_seconds": 2, "allowed_lateness_seconds": 5, "group_by": []},
+            {"group_by": [], "mode": {"kind": "sliding", "time_column": "t", "window_seconds": 60,
+             "slide_seconds": 10, "max_out_of_orderness_seconds": 2,
+             "allowed_lateness_seconds": 5}},
+        ),
+        # Ignored before, so dropped: the slide of a tumbling window, the default emit.
+        ({"mode": "tumbling", "time_column": "t", "window_seconds": 5, "slide_seconds": 1,
+          "emit": "updates"},
+         {"mode": {"kind": "tumbling", "time_column": "t", "window_seconds": 5}}),
+        # Refused before, refused after (emit: final with windows), at its new place.
+        ({"mode": "tumbling", "emit": "final"}, {"mode": {"kind": "tumbling", "emit": "final"}}),
+        ({"mode": {"kind": "running"}}, {"mode": {"kind": "running"}}),
+    ],
+)  # fmt: skip
+def test_aggregate_configs_move_into_mode(old, new):
+    assert migrated_config("aggregate", old) == new
 
 
 def test_migrate_copies_and_leaves_other_processors_and_non_documents_alone():
@@ -108,8 +150,9 @@ def test_migrate_copies_and_leaves_other_processors_and_non_documents_alone():
     before = copy.deepcopy(doc)
     migrated = migrate(doc)
     assert doc == before  # the input is not changed
-    assert [n["config"] for n in migrated["nodes"] if n["type"] != "lookup_join"] == [
-        n["config"] for n in before["nodes"] if n["type"] != "lookup_join"
+    changed = {"lookup_join", "aggregate"}
+    assert [n["config"] for n in migrated["nodes"] if n["type"] not in changed] == [
+        n["config"] for n in before["nodes"] if n["type"] not in changed
     ]
     # Validation reports these with their paths; migrating must not fail on them first.
     for junk in (None, [], "flow", {"format_version": "1"}, {"format_version": 9}):
