@@ -61,6 +61,33 @@ def _aggregate_mode(config: Config) -> Config:
     return {**rest, "mode": {"kind": mode, **into}}
 
 
+_RULES = {
+    "int64": {"min", "max", "allowed"},
+    "double": {"min", "max", "allowed"},
+    "string": {"min", "max", "pattern", "allowed"},
+    "bool": {"allowed"},
+}
+
+
+def _validate_schema_rules(config: Config) -> Config:
+    """validate_schema's fields became a union by `type` (format 2), with only the rules of
+    their type: a rule another type has, set to null (accepted before), is dropped."""
+    fields = config.get("fields")
+    if not isinstance(fields, list):
+        return config
+    kept = []
+    for field in fields:
+        if isinstance(field, dict):
+            own = _RULES.get(str(field.get("type")), set())
+            field = {
+                k: v
+                for k, v in field.items()
+                if not (k in ("min", "max", "pattern", "allowed") and v is None and k not in own)
+            }
+        kept.append(field)
+    return {**config, "fields": kept}
+
+
 def _nodes(step: dict[str, Callable[[Config], Config]]) -> Callable[[Doc], Doc]:
     """A document step that rewrites the config of every node of the given types."""
 
@@ -78,7 +105,13 @@ def _nodes(step: dict[str, Callable[[Config], Config]]) -> Callable[[Doc], Doc]:
 
 #: STEPS[i] turns format i + 1 into format i + 2. Append a step to change the format.
 STEPS: list[Callable[[Doc], Doc]] = [
-    _nodes({"lookup_join": _lookup_join_reference, "aggregate": _aggregate_mode}),  # 1 -> 2
+    _nodes(  # 1 -> 2
+        {
+            "lookup_join": _lookup_join_reference,
+            "aggregate": _aggregate_mode,
+            "validate_schema": _validate_schema_rules,
+        }
+    ),
 ]
 FORMAT_VERSION = len(STEPS) + 1
 

@@ -145,12 +145,29 @@ def test_aggregate_configs_move_into_mode(old, new):
     assert migrated_config("aggregate", old) == new
 
 
+def test_validate_schema_drops_the_null_rules_a_type_does_not_have():
+    old = {"fields": [
+        {"name": "t", "type": "timestamp", "min": None, "max": None, "pattern": None,
+         "allowed": None},
+        {"name": "n", "type": "int64", "min": None, "max": 5, "pattern": None},
+        {"name": "b", "type": "bool", "min": 1},  # refused before, refused after
+    ], "extra_columns": "drop"}  # fmt: skip
+    assert migrated_config("validate_schema", old) == {
+        "fields": [
+            {"name": "t", "type": "timestamp"},
+            {"name": "n", "type": "int64", "min": None, "max": 5},
+            {"name": "b", "type": "bool", "min": 1},
+        ],
+        "extra_columns": "drop",
+    }
+
+
 def test_migrate_copies_and_leaves_other_processors_and_non_documents_alone():
     doc = json.loads(OLD.read_text())
     before = copy.deepcopy(doc)
     migrated = migrate(doc)
     assert doc == before  # the input is not changed
-    changed = {"lookup_join", "aggregate"}
+    changed = {"lookup_join", "aggregate", "validate_schema"}
     assert [n["config"] for n in migrated["nodes"] if n["type"] not in changed] == [
         n["config"] for n in before["nodes"] if n["type"] not in changed
     ]

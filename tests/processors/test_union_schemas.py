@@ -16,7 +16,7 @@ from dataflow.processor.catalog import config_schema
 ROOT = Path(__file__).resolve().parents[2]
 
 FIXTURE = ROOT / "frontend" / "src" / "test" / "unionSchemas.json"
-PROCESSORS = ("aggregate", "lookup_join")
+PROCESSORS = ("aggregate", "lookup_join", "validate_schema")
 
 
 def generated() -> str:

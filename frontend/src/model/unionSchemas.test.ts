@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
 import type { JsonSchema, UiSchema } from "../api/types";
 import catalog from "../test/unionSchemas.json";
-import { buildConfigForm, buildObjectFields, matchVariant, variantInitialValue, type FieldModel, type UnionField } from "./schemaForm";
+import { buildConfigForm, buildObjectFields, itemField, matchVariant, variantInitialValue, type ArrayField, type FieldModel, type UnionField } from "./schemaForm";
 
 // The real catalog entries of the processors whose configs are tagged unions
 // (tests/processors/test_union_schemas.py keeps this file equal to the catalog).
-function form(name: "lookup_join" | "aggregate") {
+function form(name: "lookup_join" | "aggregate" | "validate_schema") {
   const entry = catalog[name] as unknown as { schema: JsonSchema; ui: UiSchema };
   const fields = buildConfigForm(entry.schema, entry.ui);
   const byKey = (k: string): FieldModel => fields.find((f) => f.key === k)!;
@@ -68,5 +68,30 @@ describe("aggregate: mode by kind", () => {
   it("tumbling to sliding keeps the window fields", () => {
     const tumbling = { kind: "tumbling", time_column: "t", window_seconds: 60 };
     expect(variantInitialValue(mode, 2, tumbling)).toEqual({ kind: "sliding", time_column: "t", window_seconds: 60 });
+  });
+});
+
+describe("validate_schema: each declared field by type", () => {
+  const { schema, byKey } = form("validate_schema");
+  const item = itemField(byKey("fields") as ArrayField, { root: schema, ui: {} }, 0) as UnionField;
+
+  it("an item is a selector by type with only that type's rules", () => {
+    expect(item.kind).toBe("union");
+    expect(item.discriminator).toBe("type");
+    expect(item.variants.map((v) => v.tag)).toEqual(["int64", "double", "string", "bool", "timestamp", "date"]);
+    expect(variantFields(schema, item, 2).map((f) => [f.key, f.title])).toEqual([
+      ["name", "Name"],
+      ["required", "Required"],
+      ["min", "Minimum length"],
+      ["max", "Maximum length"],
+      ["pattern", "Pattern"],
+      ["allowed", "Allowed values"],
+    ]);
+    expect(variantFields(schema, item, 4).map((f) => f.key)).toEqual(["name", "required"]);
+  });
+
+  it("changing the type keeps the name and the rules the new type also has", () => {
+    expect(variantInitialValue(item, 2, { type: "int64", name: "n", min: 1, required: true })).toEqual({ type: "string", name: "n", min: 1, required: true });
+    expect(variantInitialValue(item, 5, { type: "string", name: "d", pattern: "x" })).toEqual({ type: "date", name: "d" });
   });
 });
