@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 import msgspec
 import pyarrow as pa
@@ -64,7 +64,7 @@ class DeclaredField(
 
     @property
     def type(self) -> FieldType:
-        return self.__struct_config__.tag  # type: ignore[return-value]
+        return cast(FieldType, self.__struct_config__.tag)
 
     # Rules a type does not have read as absent, so the query builder asks every field alike.
     @property
