@@ -61,6 +61,19 @@ def _aggregate_mode(config: Config) -> Config:
     return {**rest, "mode": {"kind": mode, **into}}
 
 
+def _http_poll_pagination(config: Config) -> Config:
+    """http_poll's `pagination` string with its fields -> `pagination: {kind, ...}` (format 2)."""
+    kind = config.get("pagination", "none")
+    fields = ("next_pointer", "page_param", "first_page")
+    if not isinstance(kind, str) or not ({"pagination", *fields} & set(config)):
+        return config
+    moved = {"next_link": ("next_pointer",), "page_param": ("page_param", "first_page")}.get(
+        kind, ()
+    )
+    rest = {k: v for k, v in config.items() if k != "pagination" and k not in fields}
+    return {**rest, "pagination": {"kind": kind} | {k: config[k] for k in moved if k in config}}
+
+
 _RULES = {
     "int64": {"min", "max", "allowed"},
     "double": {"min", "max", "allowed"},
@@ -109,6 +122,7 @@ STEPS: list[Callable[[Doc], Doc]] = [
         {
             "lookup_join": _lookup_join_reference,
             "aggregate": _aggregate_mode,
+            "http_poll": _http_poll_pagination,
             "validate_schema": _validate_schema_rules,
         }
     ),

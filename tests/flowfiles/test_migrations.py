@@ -145,6 +145,24 @@ def test_aggregate_configs_move_into_mode(old, new):
     assert migrated_config("aggregate", old) == new
 
 
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ({"url": "http://a"}, {"url": "http://a"}),
+        ({"url": "http://a", "pagination": "none", "page_param": "p"},
+         {"url": "http://a", "pagination": {"kind": "none"}}),
+        ({"pagination": "next_link", "next_pointer": "/next", "first_page": 0},
+         {"pagination": {"kind": "next_link", "next_pointer": "/next"}}),
+        ({"pagination": "page_param", "page_param": "p", "first_page": 0, "next_pointer": ""},
+         {"pagination": {"kind": "page_param", "page_param": "p", "first_page": 0}}),
+        # A page parameter without page_param pagination was ignored: dropped.
+        ({"page_param": "p"}, {"pagination": {"kind": "none"}}),
+    ],
+)  # fmt: skip
+def test_http_poll_pagination_moves_into_its_kind(old, new):
+    assert migrated_config("http_poll", old) == new
+
+
 def test_validate_schema_drops_the_null_rules_a_type_does_not_have():
     old = {"fields": [
         {"name": "t", "type": "timestamp", "min": None, "max": None, "pattern": None,
@@ -167,7 +185,7 @@ def test_migrate_copies_and_leaves_other_processors_and_non_documents_alone():
     before = copy.deepcopy(doc)
     migrated = migrate(doc)
     assert doc == before  # the input is not changed
-    changed = {"lookup_join", "aggregate", "validate_schema"}
+    changed = {"lookup_join", "aggregate", "validate_schema", "http_poll"}
     assert [n["config"] for n in migrated["nodes"] if n["type"] not in changed] == [
         n["config"] for n in before["nodes"] if n["type"] not in changed
     ]
