@@ -16,7 +16,6 @@ from dataflow.processor import ProcessorConfig, ProcessorSpec, SchemaError, Tran
 from dataflow_processors._arrow import MICROS, event_micros, quote
 from dataflow_processors._sql import query
 
-Positive = Annotated[float, msgspec.Meta(gt=0)]
 Function = Literal["sum", "count", "min", "max", "avg", "count_distinct"]
 #: The largest event time before any was seen: far below real times, far from overflow.
 NEVER = -(2**62)
@@ -49,15 +48,83 @@ class Aggregation(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         return self.as_ or (f"{self.function}_{self.column}" if self.column else self.function)
 
 
+class AggregateMode(
+    msgspec.Struct, tag_field="kind", kw_only=True, forbid_unknown_fields=True, frozen=True
+):
+    """How records are grouped in time: one subclass per kind (frozen: a default is shared)."""
+
+
+class AggregateRunning(AggregateMode, tag="running", kw_only=True, frozen=True):
+    """Totals over the whole stream."""
+
+    emit: Annotated[
+        Literal["updates", "final"],
+        ui(
+            "Emit",
+            "updates = the changed groups after every batch; final = every group once, at"
+            " the end of the stream.",
+        ),
+    ] = "updates"
+
+
+class AggregateTumbling(AggregateMode, tag="tumbling", kw_only=True, frozen=True):
+    """Event-time windows of `window_seconds`, one after another."""
+
+    time_column: Annotated[
+        str,
+        ui(
+            "Time column",
+            "Event time of each record: a timestamp, or seconds since the epoch.",
+            placeholder="event_time",
+            min_length=1,
+        ),
+    ]
+    window_seconds: Annotated[float, ui("Window (s)", "Length of each window.", gt=0)]
+    max_out_of_orderness_seconds: Annotated[
+        float,
+        ui(
+            "Max out-of-orderness (s)",
+            "The watermark trails the largest event time seen by this much: how far out of"
+            " order records may arrive and still be on time.",
+            ge=0,
+        ),
+    ] = 0.0
+    allowed_lateness_seconds: Annotated[
+        float,
+        ui(
+            "Allowed lateness (s)",
+            "Records for a window that went out still update it (and it goes out again) while"
+            " the watermark is less than this past the window's end; later ones go to `late`.",
+            ge=0,
+        ),
+    ] = 0.0
+
+
+class AggregateSliding(AggregateTumbling, tag="sliding", kw_only=True, frozen=True):
+    """Event-time windows of `window_seconds` starting every `slide_seconds`."""
+
+    slide_seconds: Annotated[
+        float, ui("Slide (s)", "Time between the starts of two sliding windows.", gt=0)
+    ]
+
+    def __post_init__(self) -> None:
+        if self.slide_seconds > self.window_seconds:
+            # A slide longer than the window would leave records in no window at all.
+            raise ValueError("slide_seconds: must not exceed window_seconds")
+
+
+Mode = AggregateRunning | AggregateTumbling | AggregateSliding
+
+
 class AggregateConfig(ProcessorConfig, kw_only=True):
     """Groups records by `group_by` and computes `aggregations` across the whole stream (not
-    batch by batch).
+    batch by batch), in the way `mode` says by its `kind`.
 
-    Mode `running` keeps one total per group for ever (the state grows with the number of
+    `running` keeps one total per group for ever (the state grows with the number of
     groups): with `emit: updates`, after each batch, the new totals of the groups that batch
     touched go out; with `emit: final`, every group goes out once, at the end of the stream.
 
-    Modes `tumbling` and `sliding` put each record in event-time windows by `time_column` (a
+    `tumbling` and `sliding` put each record in event-time windows by `time_column` (a
     timestamp, or seconds since the epoch): tumbling windows of `window_seconds` follow one
     another; sliding windows of `window_seconds` start every `slide_seconds`, so a record
     counts in several. Rows out: `window_start`, `window_end`, the group columns, then the
@@ -83,69 +150,17 @@ class AggregateConfig(ProcessorConfig, kw_only=True):
         list[Aggregation], ui("Aggregations", "Result columns, in order.", min_length=1)
     ]
     mode: Annotated[
-        Literal["running", "tumbling", "sliding"],
+        Mode,
         ui("Mode", "running: totals over the whole stream; tumbling or sliding: time windows."),
-    ] = "running"
-    emit: Annotated[
-        Literal["updates", "final"],
-        ui(
-            "Emit",
-            "Running mode: updates = the changed groups after every batch; final = every group"
-            " once, at the end of the stream.",
-        ),
-    ] = "updates"
-    time_column: Annotated[
-        str | None,
-        ui(
-            "Time column",
-            "Event time of each record (windows): a timestamp, or seconds since the epoch.",
-            placeholder="event_time",
-        ),
-    ] = None
-    window_seconds: Annotated[
-        Positive | None, ui("Window (s)", "Length of each window (windows).")
-    ] = None
-    slide_seconds: Annotated[
-        Positive | None,
-        ui("Slide (s)", "Time between the starts of two sliding windows (sliding)."),
-    ] = None
-    max_out_of_orderness_seconds: Annotated[
-        float,
-        ui(
-            "Max out-of-orderness (s)",
-            "The watermark trails the largest event time seen by this much: how far out of"
-            " order records may arrive and still be on time.",
-            ge=0,
-        ),
-    ] = 0.0
-    allowed_lateness_seconds: Annotated[
-        float,
-        ui(
-            "Allowed lateness (s)",
-            "Records for a window that went out still update it (and it goes out again) while"
-            " the watermark is less than this past the window's end; later ones go to `late`.",
-            ge=0,
-        ),
-    ] = 0.0
+    ] = AggregateRunning()
 
     def __post_init__(self) -> None:
         for i, agg in enumerate(self.aggregations):
             if agg.column is None and agg.function != "count":
                 raise ValueError(f"aggregations[{i}].column: {agg.function} needs a column")
         names = [*self.group_by, *(a.name for a in self.aggregations)]
-        if self.mode != "running":
+        if isinstance(self.mode, AggregateTumbling):
             names += ["window_start", "window_end"]
-            for field in ("time_column", "window_seconds"):
-                if getattr(self, field) is None:
-                    raise ValueError(f"{field}: required in {self.mode} mode")
-        if self.emit == "final" and self.mode != "running":
-            raise ValueError("emit: final applies to running mode; windows go out as they close")
-        if self.mode == "sliding":
-            if self.slide_seconds is None:
-                raise ValueError("slide_seconds: required in sliding mode")
-            if self.slide_seconds > self.window_seconds:  # type: ignore[operator]
-                # A slide longer than the window would leave records in no window at all.
-                raise ValueError("slide_seconds: must not exceed window_seconds")
         if dupes := sorted({n for n in names if names.count(n) > 1}):
             raise ValueError(f"output column {dupes[0]!r} appears twice (rename it with `as`)")
 
@@ -176,18 +191,22 @@ class Aggregate(Transform[AggregateConfig]):
             {
                 "group_by": ["customer_id"],
                 "aggregations": [{"function": "avg", "column": "amount"}],
-                "mode": "tumbling",
-                "time_column": "event_time",
-                "window_seconds": 60,
-                "max_out_of_orderness_seconds": 5,
-                "allowed_lateness_seconds": 30,
+                "mode": {
+                    "kind": "tumbling",
+                    "time_column": "event_time",
+                    "window_seconds": 60,
+                    "max_out_of_orderness_seconds": 5,
+                    "allowed_lateness_seconds": 30,
+                },
             },
             {
                 "aggregations": [{"function": "count_distinct", "column": "user_id"}],
-                "mode": "sliding",
-                "time_column": "event_time",
-                "window_seconds": 3600,
-                "slide_seconds": 300,
+                "mode": {
+                    "kind": "sliding",
+                    "time_column": "event_time",
+                    "window_seconds": 3600,
+                    "slide_seconds": 300,
+                },
             },
         ],
     )
@@ -195,12 +214,19 @@ class Aggregate(Transform[AggregateConfig]):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         c = self.config
-        self.windowed = c.mode != "running"
-        self.size = round((c.window_seconds or 0) * MICROS)
-        slide = c.slide_seconds if c.mode == "sliding" else c.window_seconds
-        self.slide = round((slide or 0) * MICROS)
-        self.out_of_order = round(c.max_out_of_orderness_seconds * MICROS)
-        self.lateness = round(c.allowed_lateness_seconds * MICROS)
+        mode = c.mode
+        self.kind = str(mode.__struct_config__.tag)
+        #: Running mode: what goes out; windows go out as they close.
+        self.emit = mode.emit if isinstance(mode, AggregateRunning) else "updates"
+        self.windowed = isinstance(mode, AggregateTumbling)
+        self.time_column = mode.time_column if isinstance(mode, AggregateTumbling) else ""
+        self.size = self.slide = self.out_of_order = self.lateness = 0
+        if isinstance(mode, AggregateTumbling):
+            self.size = round(mode.window_seconds * MICROS)
+            slide = mode.slide_seconds if isinstance(mode, AggregateSliding) else None
+            self.slide = round((slide or mode.window_seconds) * MICROS)
+            self.out_of_order = round(mode.max_out_of_orderness_seconds * MICROS)
+            self.lateness = round(mode.allowed_lateness_seconds * MICROS)
         self.keys = ["__df_ws"] * self.windowed + [quote(g) for g in c.group_by]
         self.state: pa.Table | None = None  # None until the first batch sets the types
         self.max_time = NEVER
@@ -224,12 +250,12 @@ class Aggregate(Transform[AggregateConfig]):
                     field=f"aggregations[{i}].column",
                 )
         if self.windowed:
-            kind = require_column(schema, c.time_column, "time_column").type  # type: ignore[arg-type]
+            kind = require_column(schema, self.time_column, "mode.time_column").type
             if not (pa.types.is_timestamp(kind) or is_number(kind)):
                 raise SchemaError(
-                    f'"{c.time_column}" is {kind}: the event time must be a timestamp or a'
+                    f'"{self.time_column}" is {kind}: the event time must be a timestamp or a'
                     " number of seconds since the epoch",
-                    field="time_column",
+                    field="mode.time_column",
                 )
         # The real code path over no rows gives exactly the schema the stream will carry.
         probe = Aggregate(c, self.context)
@@ -250,8 +276,8 @@ class Aggregate(Transform[AggregateConfig]):
     def fold(self, batch: pa.RecordBatch) -> dict[str, pa.Table | pa.RecordBatch]:
         if not self.windowed:
             merged = self.merge(self.partials(batch))
-            return {"out": self.finalize(merged)} if self.config.emit == "updates" else {}
-        column = batch.column(self.config.time_column)
+            return {"out": self.finalize(merged)} if self.emit == "updates" else {}
+        column = batch.column(self.time_column)
         self.time_type = window_type(column.type)
         times = event_micros(column)
         marks = self.row_watermarks(times)
@@ -269,7 +295,7 @@ class Aggregate(Transform[AggregateConfig]):
         if self.windowed:
             # Windows the watermark never reached; those that went out are up to date.
             rest = self.state.filter(pc.invert(self.state.column("__df_emitted")))
-        elif self.config.emit == "final":
+        elif self.emit == "final":
             rest = self.state
         else:
             return {}
@@ -408,7 +434,7 @@ class Aggregate(Transform[AggregateConfig]):
         """What the state's meaning depends on: restoring under another config is refused."""
         c = self.config
         aggs = [[a.function, a.column] for a in c.aggregations]
-        return json.dumps([c.mode, c.group_by, aggs, self.size, self.slide])
+        return json.dumps([self.kind, c.group_by, aggs, self.size, self.slide])
 
     def snapshot_state(self) -> bytes:
         """Arrow IPC stream of the state table; watermark and time zone in its metadata."""

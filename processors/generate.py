@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dataflow.processor import ProcessorConfig, ProcessorSpec, Source, ui
+from dataflow_processors._fields import BatchSize
 from dataflow_processors._random import Draws, strings, u64
 
 
@@ -187,7 +188,7 @@ class GenerateConfig(ProcessorConfig, kw_only=True):
     columns: Annotated[list[Column], ui("Columns", "Output columns, in order.", min_length=1)]
     seed: Annotated[int, ui("Seed", "Same seed, same records.", ge=0)] = 0
     count: Annotated[int, ui("Records", "Stop after this many records; 0 = never stop.", ge=0)] = 0
-    batch_size: Annotated[int, ui("Batch size", "Records per batch.", ge=1, le=1_000_000)] = 10_000
+    batch_size: BatchSize = 10_000
     rate: Annotated[float, ui("Rate (records/s)", "Upper limit; 0 = no limit.", ge=0)] = 0.0
 
     def __post_init__(self) -> None:

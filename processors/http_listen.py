@@ -9,8 +9,17 @@ from typing import Annotated, Any
 
 import pyarrow as pa
 
-from dataflow.processor import ProcessorConfig, ProcessorSpec, Source, ui
-from dataflow_processors._http import EMPTY, IDLE_SECONDS, decode_records, is_ndjson
+from dataflow.processor import (
+    BackPressured,
+    IngestClosed,
+    InvalidRecords,
+    ProcessorConfig,
+    ProcessorSpec,
+    Source,
+    TooManyRecords,
+    ui,
+)
+from dataflow_processors._http import EMPTY, IDLE_SECONDS, JsonError, decode_records, is_ndjson
 
 
 class HttpListenConfig(ProcessorConfig, kw_only=True):
@@ -52,14 +61,6 @@ class HttpListenConfig(ProcessorConfig, kw_only=True):
     ] = 30.0
 
 
-class ListenerClosed(Exception):
-    """The run ended before it took the batch: the request was not accepted."""
-
-
-class TooManyRecords(ValueError):
-    pass
-
-
 class _Entry:
     """A request's batch waiting in the queue, and the future its request waits on."""
 
@@ -69,16 +70,10 @@ class _Entry:
         self.batch, self.taken = batch, taken
 
 
-#: Listeners of running flows by (flow id, node id): where the ingest endpoint delivers.
-_LIVE: dict[tuple[str, str], HttpListen] = {}
-
-
-def listener(flow_id: str, node_id: str) -> HttpListen | None:
-    """The open http_listen node `node_id` of the running flow `flow_id`, if any."""
-    return _LIVE.get((flow_id, node_id))
-
-
 class HttpListen(Source[HttpListenConfig]):
+    """Implements the ingest protocol (dataflow.processor.ingest): the endpoint finds the
+    node in the flow's run and calls `ingest`."""
+
     spec = ProcessorSpec(
         name="http_listen",
         category="source",
@@ -97,34 +92,36 @@ class HttpListen(Source[HttpListenConfig]):
         self._open = False
 
     @property
-    def _key(self) -> tuple[str, str]:
-        return (self.context.flow_id, self.context.node_id)
-
-    @property
     def pending(self) -> int:
         """Requests waiting for the run to take their batch."""
         return len(self._pending)
 
     async def open(self) -> None:
-        other = _LIVE.get(self._key)
-        if other is not None and other is not self:
-            raise RuntimeError(
-                f"another run of flow {self.context.flow_id!r} already listens on this node"
-            )
-        _LIVE[self._key] = self
         self._open = True
 
     async def close(self) -> None:
         self._open = False
-        if _LIVE.get(self._key) is self:
-            del _LIVE[self._key]
         while self._pending:  # never taken: their requests answer 503, not 202
-            self._pending.popleft().taken.set_exception(ListenerClosed())
+            self._pending.popleft().taken.set_exception(IngestClosed())
+
+    async def ingest(self, body: bytes, content_type: str = "") -> int:
+        """One request's records: decoded in a worker thread, then offered to the run."""
+        if not self._open:
+            raise IngestClosed()
+        batch = await asyncio.to_thread(self.decode, body, content_type)
+        if not batch.num_rows:
+            return 0
+        if not await self.offer(batch):
+            raise BackPressured()
+        return batch.num_rows
 
     def decode(self, body: bytes, content_type: str = "") -> pa.RecordBatch:
-        """A request body as one batch (call it in a worker thread). Raises JsonError for a
-        body that is not JSON records and TooManyRecords above the limit."""
-        table = decode_records(body, is_ndjson(content_type))
+        """A request body as one batch (call it in a worker thread). Raises InvalidRecords
+        for a body that is not JSON records and TooManyRecords above the limit."""
+        try:
+            table = decode_records(body, is_ndjson(content_type))
+        except JsonError as exc:
+            raise InvalidRecords(exc.message, exc.line) from exc
         limit = self.config.max_records_per_request
         if table.num_rows > limit:
             raise TooManyRecords(f"{table.num_rows} records in one request; at most {limit}")
@@ -134,9 +131,9 @@ class HttpListen(Source[HttpListenConfig]):
     async def offer(self, batch: pa.RecordBatch) -> bool:
         """Queue a batch and wait until the run takes it: True. False when back-pressured:
         max_pending_batches batches wait already, or this one waited accept_timeout_seconds
-        and was withdrawn. Raises ListenerClosed when the run ends before it takes it."""
+        and was withdrawn. Raises IngestClosed when the run ends before it takes it."""
         if not self._open:
-            raise ListenerClosed()
+            raise IngestClosed()
         if len(self._pending) >= self.config.max_pending_batches:
             return False
         entry = _Entry(batch, asyncio.get_running_loop().create_future())
@@ -151,7 +148,7 @@ class HttpListen(Source[HttpListenConfig]):
                 entry.taken.cancel()
         if entry.taken.cancelled():
             return False
-        entry.taken.result()  # raises ListenerClosed
+        entry.taken.result()  # raises IngestClosed
         return True
 
     async def batches(self) -> AsyncIterator[pa.RecordBatch]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import httpx
+import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -32,14 +33,47 @@ from dataflow_processors._http import (
 POINTER = r"^(/.*)?$"
 
 
+class HttpPollPagination(
+    msgspec.Struct, tag_field="kind", kw_only=True, forbid_unknown_fields=True, frozen=True
+):
+    """How the pages of one poll are found: one subclass per kind."""
+
+
+class HttpPollOnePage(HttpPollPagination, tag="none", kw_only=True, frozen=True):
+    """One request per poll."""
+
+
+class HttpPollNextLink(HttpPollPagination, tag="next_link", kw_only=True, frozen=True):
+    """Follow the next page's URL until there is none."""
+
+    next_pointer: Annotated[
+        str,
+        ui(
+            "Next link pointer",
+            "JSON pointer to the next page's URL in the body; empty: the Link header's rel=next.",
+            placeholder="/links/next",
+            pattern=POINTER,
+        ),
+    ] = ""
+
+
+class HttpPollPageParam(HttpPollPagination, tag="page_param", kw_only=True, frozen=True):
+    """Count pages up in a query parameter until one is empty."""
+
+    page_param: Annotated[
+        str, ui("Page parameter", "Query parameter carrying the page number.", min_length=1)
+    ] = "page"
+    first_page: Annotated[int, ui("First page", "Number of the first page.")] = 1
+
+
 class HttpPollConfig(HttpConnectionConfig, kw_only=True):
     """GETs `url` every `interval_seconds` (or once) and emits the records of each JSON
     response: the array of objects (or the one object) at `records_pointer`; an NDJSON
     response gives one record per line. Each page is one batch.
 
-    Pagination: `next_link` follows the URL at `next_pointer` in the body, or the
-    `Link: <...>; rel="next"` header, until there is none; `page_param` sends the page number
-    (from `first_page`) until a page has no records.
+    Pagination, by `pagination.kind`: `next_link` follows the URL at `next_pointer` in the
+    body, or the `Link: <...>; rel="next"` header, until there is none; `page_param` sends
+    the page number in `page_param` (from `first_page`) until a page has no records.
 
     Incremental polling: with `since_field`, the largest value of that field seen in a poll is
     sent as the query parameter `since_param` on the next ones (timestamps in ISO 8601), so
@@ -69,27 +103,13 @@ class HttpPollConfig(HttpConnectionConfig, kw_only=True):
         ),
     ] = ""
     pagination: Annotated[
-        Literal["none", "next_link", "page_param"],
+        HttpPollOnePage | HttpPollNextLink | HttpPollPageParam,
         ui(
             "Pagination",
             "none: one request per poll; next_link: follow the next page's URL;"
             " page_param: count pages up until one is empty.",
         ),
-    ] = "none"
-    next_pointer: Annotated[
-        str,
-        ui(
-            "Next link pointer",
-            "next_link: JSON pointer to the next page's URL in the body; empty: the Link"
-            " header's rel=next.",
-            placeholder="/links/next",
-            pattern=POINTER,
-        ),
-    ] = ""
-    page_param: Annotated[
-        str, ui("Page parameter", "page_param: query parameter carrying the page number.")
-    ] = "page"
-    first_page: Annotated[int, ui("First page", "page_param: number of the first page.")] = 1
+    ] = HttpPollOnePage()
     max_pages: Annotated[
         int,
         ui("Max pages", "Most pages read in one poll (a guard against endless paging).", ge=1),
@@ -110,8 +130,6 @@ class HttpPollConfig(HttpConnectionConfig, kw_only=True):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.pagination == "page_param" and not self.page_param:
-            raise ValueError("page_param pagination needs a page_param name")
         if self.since_field and not self.since_param:
             raise ValueError("since_field needs a since_param")
 
@@ -134,15 +152,13 @@ class HttpPoll(Source[HttpPollConfig]):
             {
                 "url": "https://api.example.com/v1/events",
                 "records_pointer": "/items",
-                "pagination": "next_link",
-                "next_pointer": "/links/next",
+                "pagination": {"kind": "next_link", "next_pointer": "/links/next"},
                 "since_field": "id",
                 "since_param": "after_id",
             },
             {
                 "url": "https://api.example.com/v1/products",
-                "pagination": "page_param",
-                "page_param": "page",
+                "pagination": {"kind": "page_param", "page_param": "page"},
                 "once": True,
             },
         ],
@@ -190,16 +206,17 @@ class HttpPoll(Source[HttpPollConfig]):
         url, params = cfg.url, {}
         if cfg.since_field and self._since is not None:
             params[cfg.since_param] = str(self._since)
-        page = cfg.first_page
+        paging = cfg.pagination
+        page = paging.first_page if isinstance(paging, HttpPollPageParam) else 1
         for _ in range(cfg.max_pages):
-            if cfg.pagination == "page_param":
-                params[cfg.page_param] = str(page)
+            if isinstance(paging, HttpPollPageParam):
+                params[paging.page_param] = str(page)
             response = await self._get(url, params)
             batch, next_url = await asyncio.to_thread(self._parse, response)
             yield batch
-            if cfg.pagination == "next_link" and next_url:
+            if isinstance(paging, HttpPollNextLink) and next_url:
                 url, params = next_url, {}  # a next link carries its own query
-            elif cfg.pagination == "page_param" and batch.num_rows:
+            elif isinstance(paging, HttpPollPageParam) and batch.num_rows:
                 page += 1
             else:
                 return
@@ -235,6 +252,8 @@ class HttpPoll(Source[HttpPollConfig]):
     def _parse(self, response: httpx.Response) -> tuple[pa.RecordBatch, str | None]:
         """The page's records and the next page's URL (in a worker thread)."""
         cfg, body = self.config, response.content
+        paging = cfg.pagination
+        pointer = paging.next_pointer if isinstance(paging, HttpPollNextLink) else None
         where = f"GET {response.request.url}"
         next_url = None
         try:
@@ -249,11 +268,11 @@ class HttpPoll(Source[HttpPollConfig]):
                 doc = parse_document(body)
                 found = at_pointer(doc, cfg.records_pointer)
                 batch = records_of(found, f"the value at {cfg.records_pointer or '/'}")
-                if cfg.pagination == "next_link" and cfg.next_pointer:
-                    next_url = scalar_at(doc, cfg.next_pointer)
+                if pointer:
+                    next_url = scalar_at(doc, pointer)
         except JsonError as exc:
             raise ValueError(f"{where}: {exc}") from None
-        if cfg.pagination == "next_link" and not cfg.next_pointer:
+        if pointer == "":
             next_url = response.links.get("next", {}).get("url")
         if cfg.since_field and batch.num_rows and cfg.since_field not in batch.schema.names:
             raise ValueError(
@@ -261,7 +280,7 @@ class HttpPoll(Source[HttpPollConfig]):
                 f" (fields: {', '.join(batch.schema.names)})"
             )
         if next_url is not None and not isinstance(next_url, str):
-            raise ValueError(f"{where}: the next link at {cfg.next_pointer} is not a string")
+            raise ValueError(f"{where}: the next link at {pointer} is not a string")
         # A relative link is relative to the page it came from.
         return batch, str(response.request.url.join(next_url)) if next_url else None
 

@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import KafkaError
 
 from dataflow.processor import ProcessorSpec, Source, ui
+from dataflow_processors._fields import BatchSize, LingerMs
 from dataflow_processors._kafka import KafkaConnectionConfig, retriable, start_with_retry
 
 Metadata = Literal["key", "topic", "partition", "offset", "timestamp", "headers"]
@@ -107,13 +108,8 @@ class KafkaConsumeConfig(KafkaConnectionConfig, kw_only=True):
             advanced=True,
         ),
     ] = "text"
-    batch_size: Annotated[int, ui("Batch size", "Most records per batch.", ge=1, le=1_000_000)] = (
-        10_000
-    )
-    linger_ms: Annotated[
-        int,
-        ui("Linger (ms)", "Longest wait for a batch to fill once its first record arrived.", ge=0),
-    ] = 100
+    batch_size: BatchSize = 10_000
+    linger_ms: LingerMs = 100
     session_timeout_ms: Annotated[
         int,
         ui(

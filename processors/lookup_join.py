@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import adbc_driver_postgresql.dbapi as adbc_pg
+import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv
 import pyarrow.parquet
 import redis
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from dataflow.processor import (
     ProcessorConfig,
@@ -29,6 +29,14 @@ from dataflow.processor import (
     ui,
 )
 from dataflow_processors._arrow import quote, row_numbers
+from dataflow_processors._fields import (
+    PostgresDsn,
+    RedisUrl,
+    check_dsn,
+    check_redis_url,
+    postgres_conninfo,
+    postgres_server,
+)
 from dataflow_processors._sql import connection
 
 # Driver prefixes before the reason: "IO: [libpq] Failed to connect: ... failed: ".
@@ -63,68 +71,91 @@ def template_sql(template: str) -> str:
     return " || ".join(parts) or "''"
 
 
+class LookupReference(msgspec.Struct, tag_field="kind", kw_only=True, forbid_unknown_fields=True):
+    """Where the reference data lives: one subclass per kind."""
+
+
+class LookupFile(LookupReference, tag="file", kw_only=True):
+    """A CSV or Parquet file, read whole."""
+
+    path: Annotated[
+        str, ui("File", "CSV or Parquet file.", placeholder="data/customers.csv", min_length=1)
+    ]
+    format: Annotated[
+        Literal["auto", "csv", "parquet"],
+        ui("Format", "File format; auto: by extension (.parquet, .pq: Parquet; else CSV)."),
+    ] = "auto"
+
+
+class LookupPostgres(LookupReference, tag="postgres", kw_only=True):
+    """The rows of a PostgreSQL query, read through ADBC."""
+
+    dsn: PostgresDsn
+    query: Annotated[
+        str,
+        ui(
+            "Query",
+            "SELECT giving the reference rows.",
+            widget="sql",
+            placeholder="SELECT id, name, tier FROM customers",
+            min_length=1,
+        ),
+    ]
+
+    def __post_init__(self) -> None:
+        check_dsn(self.dsn)
+
+
+class LookupRedis(LookupReference, tag="redis", kw_only=True):
+    """One Redis hash per record, named by a key template."""
+
+    url: RedisUrl
+    key: Annotated[
+        str,
+        ui(
+            "Key template",
+            "Redis hash of each record: {column} takes the record's value.",
+            placeholder="customer:{customer_id}",
+            min_length=1,
+        ),
+    ]
+    cache_size: Annotated[
+        int, ui("Cache size", "Keys kept in the LRU cache; 0: no cache.", ge=0)
+    ] = 100_000
+
+    def __post_init__(self) -> None:
+        if not template_columns(self.key):
+            raise ValueError("key: the template names no column, e.g. customer:{id}")
+        check_redis_url(self.url)
+
+
+Reference = LookupFile | LookupPostgres | LookupRedis
+
+
 class LookupJoinConfig(TransformConfig, kw_only=True):
     """Adds to each record the columns of the reference row whose `lookup_key_columns` equal
     the record's `key_columns` (a left join, one DuckDB query per batch). Records without a
     reference row go to `unmatched` as they came (`unmatched: route`), or go on with nulls
     (`keep`).
 
-    Sources: `file`, a CSV or Parquet file read whole; `postgres`, the rows of `query`
-    (read through ADBC); both are loaded when the run starts and again every
-    `refresh_seconds` (0: once). When a key appears in several reference rows, the first
-    wins and a warning counts the others. A refresh that fails keeps the previous table
-    and is tried again at the next batch, with a warning.
+    `reference` says where the reference data lives, by `kind`. `file`: a CSV or Parquet
+    file read whole; `postgres`: the rows of `query` (read through ADBC); both are loaded
+    when the run starts and again every `refresh_seconds` (0: once). When a key appears in
+    several reference rows, the first wins and a warning counts the others. A refresh that
+    fails keeps the previous table and is tried again at the next batch, with a warning.
 
-    `redis`: one hash per record, found from the `key` template (`customer:{customer_id}`);
-    each batch reads the hashes of its distinct keys in one pipelined round trip, through an
-    LRU cache of `cache_size` keys whose entries expire after `refresh_seconds` (0: never).
-    Hash fields arrive as strings; a missing key or an empty hash is unmatched. List the
-    fields in `columns` to get the same columns in every batch.
+    `redis`: one hash per record, found from the `key` template (`customer:{customer_id}`),
+    which names the record's key columns (leave `key_columns` empty); each batch reads the
+    hashes of its distinct keys in one pipelined round trip, through an LRU cache of
+    `cache_size` keys whose entries expire after `refresh_seconds` (0: never). Hash fields
+    arrive as strings; a missing key or an empty hash is unmatched. List the fields in
+    `columns` to get the same columns in every batch.
 
     The cache and the table are not checkpointed: a restarted run reads them again.
     """
 
-    source: Annotated[
-        Literal["file", "postgres", "redis"],
-        ui("Source", "Where the reference data lives."),
-    ]
-    path: Annotated[
-        str | None,
-        ui("File", "CSV or Parquet file (source file).", placeholder="data/customers.csv"),
-    ] = None
-    format: Annotated[
-        Literal["auto", "csv", "parquet"],
-        ui("Format", "File format; auto: by extension (.parquet, .pq: Parquet; else CSV)."),
-    ] = "auto"
-    dsn: Annotated[
-        str | None,
-        ui(
-            "Connection URL",
-            "PostgreSQL libpq URL (source postgres).",
-            placeholder="postgresql://app@db.example.com:5432/shop",
-        ),
-    ] = None
-    query: Annotated[
-        str | None,
-        ui(
-            "Query",
-            "SELECT giving the reference rows (source postgres).",
-            widget="sql",
-            placeholder="SELECT id, name, tier FROM customers",
-        ),
-    ] = None
-    url: Annotated[
-        str | None,
-        ui("Redis URL", "redis://host:6379/0 (source redis).", placeholder="redis://cache:6379/0"),
-    ] = None
-    key: Annotated[
-        str | None,
-        ui(
-            "Key template",
-            "Redis hash of each record (source redis): {column} takes the record's value.",
-            placeholder="customer:{customer_id}",
-        ),
-    ] = None
+    reference: Annotated[Reference, ui("Reference", "Where the reference data lives.")]
+    # A secret field must be a top-level one (the validator and the catalog look there).
     password: Annotated[
         str | None,
         ui("Password", "PostgreSQL or Redis password, kept out of the URL.", secret=True),
@@ -156,43 +187,33 @@ class LookupJoinConfig(TransformConfig, kw_only=True):
             ge=0,
         ),
     ] = 0.0
-    cache_size: Annotated[
-        int, ui("Cache size", "Redis keys kept in the LRU cache; 0: no cache.", ge=0)
-    ] = 100_000
 
     def __post_init__(self) -> None:
-        need = {"file": ("path",), "postgres": ("dsn", "query"), "redis": ("url", "key")}
-        for field in need[self.source]:
-            if not getattr(self, field):
-                raise ValueError(f"{field}: required with source {self.source}")
-        if self.source == "redis":
+        kind = self.kind
+        if isinstance(self.reference, LookupRedis):
             if self.key_columns:
-                raise ValueError("key_columns: with source redis the key template names them")
-            if not template_columns(self.key):  # type: ignore[arg-type]
-                raise ValueError("key: the template names no column, e.g. customer:{id}")
-            redis.connection.parse_url(self.url)  # type: ignore[arg-type]
+                raise ValueError("key_columns: with reference redis the key template names them")
         else:
             if not self.key_columns:
-                raise ValueError(f"key_columns: required with source {self.source}")
+                raise ValueError(f"key_columns: required with reference {kind}")
             if len(self.lookup_keys) != len(self.key_columns):
                 raise ValueError("lookup_key_columns: as many columns as key_columns")
-        if self.source == "postgres":
-            try:
-                conninfo_to_dict(self.dsn)  # type: ignore[arg-type]
-            except Exception as exc:
-                raise ValueError(f"dsn: not a valid connection string: {exc}") from None
+
+    @property
+    def kind(self) -> str:
+        return str(self.reference.__struct_config__.tag)
 
     @property
     def record_keys(self) -> list[str]:
         """The records' columns that make the key."""
-        if self.source == "redis" and self.key:
-            return template_columns(self.key)
+        if isinstance(self.reference, LookupRedis):
+            return template_columns(self.reference.key)
         return self.key_columns
 
     @property
     def lookup_keys(self) -> list[str]:
         """The reference table's key columns (redis: the key built from the template)."""
-        if self.source == "redis":
+        if isinstance(self.reference, LookupRedis):
             return ["__df_key"]
         return self.lookup_key_columns or self.key_columns
 
@@ -212,24 +233,27 @@ class LookupJoin(Transform[LookupJoinConfig]):
         outputs=("out", "unmatched"),
         examples=[
             {
-                "source": "file",
-                "path": "data/customers.csv",
+                "reference": {"kind": "file", "path": "data/customers.csv"},
                 "key_columns": ["customer_id"],
                 "lookup_key_columns": ["id"],
             },
             {
-                "source": "postgres",
-                "dsn": "postgresql://app@db:5432/shop",
-                "query": "SELECT id, name, tier FROM customers",
+                "reference": {
+                    "kind": "postgres",
+                    "dsn": "postgresql://app@db:5432/shop",
+                    "query": "SELECT id, name, tier FROM customers",
+                },
                 "key_columns": ["customer_id"],
                 "lookup_key_columns": ["id"],
                 "refresh_seconds": 300,
                 "unmatched": "keep",
             },
             {
-                "source": "redis",
-                "url": "redis://cache:6379/0",
-                "key": "customer:{customer_id}",
+                "reference": {
+                    "kind": "redis",
+                    "url": "redis://cache:6379/0",
+                    "key": "customer:{customer_id}",
+                },
                 "columns": ["name", "tier"],
                 "prefix": "customer_",
                 "refresh_seconds": 60,
@@ -261,7 +285,7 @@ class LookupJoin(Transform[LookupJoinConfig]):
         c = self.config
         for i, name in enumerate(c.record_keys):
             if name not in schema.names:
-                place = "key" if c.source == "redis" else f"key_columns[{i}]"
+                place = "reference.key" if c.kind == "redis" else f"key_columns[{i}]"
                 raise SchemaError(
                     f'column "{name}" does not exist (upstream columns: {upstream})', field=place
                 )
@@ -272,7 +296,7 @@ class LookupJoin(Transform[LookupJoinConfig]):
                     field=f"columns[{i}]",
                 )
         out: dict[str, pa.Schema] = {"unmatched": schema} if c.unmatched == "route" else {}
-        if c.source == "redis" and c.columns:
+        if c.kind == "redis" and c.columns:
             # Hash fields are strings: the output is known without asking Redis.
             added = [pa.field(c.prefix + n, pa.string()) for n in c.columns]
             out["out"] = pa.schema([*schema, *added])
@@ -280,8 +304,8 @@ class LookupJoin(Transform[LookupJoinConfig]):
 
     # -- resources -----------------------------------------------------------------------
     async def open(self) -> None:
-        if self.config.source == "redis":
-            await asyncio.to_thread(self.connect_redis)
+        if isinstance(self.config.reference, LookupRedis):
+            await asyncio.to_thread(self.connect_redis, self.config.reference)
         else:
             self.table = await asyncio.to_thread(self.load)
             self.loaded_at = self.clock()
@@ -291,11 +315,10 @@ class LookupJoin(Transform[LookupJoinConfig]):
             self.client.close()
             self.client = None
 
-    def connect_redis(self) -> None:
-        c = self.config
+    def connect_redis(self, ref: LookupRedis) -> None:
         self.client = redis.Redis.from_url(
-            c.url,  # type: ignore[arg-type]
-            password=c.password,
+            ref.url,
+            password=self.config.password,
             decode_responses=True,
             socket_connect_timeout=10,
             socket_timeout=30,
@@ -303,24 +326,26 @@ class LookupJoin(Transform[LookupJoinConfig]):
         try:
             self.client.ping()  # an unreachable server fails the start, clearly
         except (redis.RedisError, OSError) as exc:
-            info = redis.connection.parse_url(c.url)  # type: ignore[arg-type]
+            info = redis.connection.parse_url(ref.url)
             where = f"{info.get('host', '127.0.0.1')}:{info.get('port', 6379)}"
             raise ConnectionError(f"cannot connect to Redis at {where}: {exc}") from None
 
     def load(self) -> pa.Table:
         """Read the reference table, keep the wanted columns, one row per key."""
         c = self.config
-        if c.source == "file":
-            path = Path(c.path)  # type: ignore[arg-type]
-            parquet = c.format == "parquet" or (
-                c.format == "auto" and path.suffix.lower() in (".parquet", ".pq")
+        ref = c.reference
+        if isinstance(ref, LookupFile):
+            path = Path(ref.path)
+            parquet = ref.format == "parquet" or (
+                ref.format == "auto" and path.suffix.lower() in (".parquet", ".pq")
             )
             try:
                 table = pa.parquet.read_table(path) if parquet else pa.csv.read_csv(path)
             except (OSError, pa.ArrowInvalid) as exc:
-                raise ValueError(f"cannot read the lookup file {c.path}: {exc}") from None
+                raise ValueError(f"cannot read the lookup file {ref.path}: {exc}") from None
         else:
-            table = self.query_postgres()
+            assert isinstance(ref, LookupPostgres), "redis has no table"
+            table = self.query_postgres(ref)
         keys = c.lookup_keys
         for i, name in enumerate(keys):
             if name not in table.schema.names:
@@ -349,16 +374,14 @@ class LookupJoin(Transform[LookupJoinConfig]):
             table = table.take(first.take(pc.sort_indices(first)))  # in file order
         return table.set_column(table.num_columns - 1, "__df_ri", row_numbers(table.num_rows))
 
-    def query_postgres(self) -> pa.Table:
-        c = self.config
-        info = conninfo_to_dict(c.dsn)  # type: ignore[arg-type]
-        host, port = info.get("host") or "localhost", info.get("port") or 5432
-        where = f"{host}:{port}/{info.get('dbname') or info.get('user') or 'postgres'}"
-        secret = {"password": c.password} if c.password else {}
-        conninfo = make_conninfo(c.dsn, **secret)  # type: ignore[arg-type]
+    def query_postgres(self, ref: LookupPostgres) -> pa.Table:
+        where = postgres_server(ref.dsn)
         try:
-            with adbc_pg.connect(conninfo) as conn, conn.cursor() as cur:
-                cur.execute(c.query)
+            with (
+                adbc_pg.connect(postgres_conninfo(ref.dsn, self.config.password)) as conn,
+                conn.cursor() as cur,
+            ):
+                cur.execute(ref.query)
                 return cur.fetch_arrow_table()
         except Exception as exc:
             lines = str(exc).strip().splitlines()
@@ -392,11 +415,11 @@ class LookupJoin(Transform[LookupJoinConfig]):
     def transform(self, batch: pa.RecordBatch) -> dict[str, pa.Table | pa.RecordBatch]:
         c = self.config
         numbers = row_numbers(batch.num_rows)
-        if c.source == "redis":
-            sql = f"SELECT {template_sql(c.key)} AS __df_key FROM batch"  # type: ignore[arg-type]
+        if isinstance(c.reference, LookupRedis):
+            sql = f"SELECT {template_sql(c.reference.key)} AS __df_key FROM batch"
             keys = query_tables(sql, batch=batch).column(0)
             probe = pa.table({"__df_key": keys, "__df_i": numbers})
-            table = self.redis_table(keys)
+            table = self.redis_table(keys, c.reference)
         else:
             probe = pa.table({n: batch.column(n) for n in c.key_columns} | {"__df_i": numbers})
             table = self.aligned(self.current_table(), probe.schema)
@@ -419,7 +442,7 @@ class LookupJoin(Transform[LookupJoinConfig]):
     def match(self, probe: pa.Table, table: pa.Table) -> pa.Array:
         """Per record, the number of its reference row (null: none), in record order."""
         c = self.config
-        mine = ["__df_key"] if c.source == "redis" else c.key_columns
+        mine = ["__df_key"] if c.kind == "redis" else c.key_columns
         theirs = c.lookup_keys
         on = " AND ".join(f"b.{quote(m)} = r.{quote(t)}" for m, t in zip(mine, theirs, strict=True))
         sql = f"SELECT r.__df_ri FROM batch b LEFT JOIN ref r ON {on} ORDER BY b.__df_i"
@@ -453,7 +476,7 @@ class LookupJoin(Transform[LookupJoinConfig]):
         return table.set_column(table.schema.get_field_index(name), name, column)
 
     # -- redis ---------------------------------------------------------------------------
-    def redis_table(self, keys: pa.ChunkedArray) -> pa.Table:
+    def redis_table(self, keys: pa.ChunkedArray, ref: LookupRedis) -> pa.Table:
         """The hashes of the batch's distinct keys as a table (__df_key, fields, __df_ri)."""
         c = self.config
         wanted = pc.drop_null(pc.unique(keys)).to_pylist()
@@ -474,14 +497,14 @@ class LookupJoin(Transform[LookupJoinConfig]):
                 pipe.hgetall(key)
             fetched = pipe.execute()  # one round trip for the batch
             found.update(zip(missing, fetched, strict=True))
-            if c.cache_size:
+            if ref.cache_size:
                 # Keys without a hash are cached too: an unknown customer is not asked for
                 # at every batch.
                 with self.lock:
                     for key, fields in zip(missing, fetched, strict=True):
                         self.cache[key] = (now, fields)
                         self.cache.move_to_end(key)
-                    while len(self.cache) > c.cache_size:
+                    while len(self.cache) > ref.cache_size:
                         self.cache.popitem(last=False)
         hits = [k for k in wanted if found[k]]
         names = c.columns or sorted({f for k in hits for f in found[k]})

@@ -11,12 +11,18 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import adbc_driver_manager
 import adbc_driver_postgresql.dbapi as adbc_pg
-import psycopg
 import pyarrow as pa
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from dataflow.processor import ProcessorConfig, ProcessorSpec, Source, ui
+from dataflow_processors._fields import (
+    BatchSize,
+    Password,
+    PostgresDsn,
+    check_dsn,
+    postgres_conninfo,
+    postgres_server,
+)
 
 T = TypeVar("T")
 
@@ -34,35 +40,19 @@ def reason(exc: BaseException) -> str:
 class PostgresConnection(ProcessorConfig, kw_only=True):
     """Where the server is: shared by postgres_query and postgres_write."""
 
-    dsn: Annotated[
-        str,
-        ui(
-            "Connection URL",
-            "libpq URL or key=value string: postgresql://user@host:5432/database.",
-            placeholder="postgresql://app@db.example.com:5432/shop",
-            min_length=1,
-        ),
-    ]
-    password: Annotated[
-        str | None,
-        ui("Password", "Kept out of the URL so that flow exports do not show it.", secret=True),
-    ] = None
+    dsn: PostgresDsn
+    password: Password = None
 
     def __post_init__(self) -> None:
-        try:
-            conninfo_to_dict(self.dsn)
-        except psycopg.ProgrammingError as exc:
-            raise ValueError(f"dsn is not a valid connection string: {reason(exc)}") from None
+        check_dsn(self.dsn)
 
     @property
     def server(self) -> str:
         """host:port/database, for error messages (never the password)."""
-        info = conninfo_to_dict(self.dsn)
-        host, port = info.get("host") or "localhost", info.get("port") or "5432"
-        return f"{host}:{port}/{info.get('dbname') or info.get('user') or 'postgres'}"
+        return postgres_server(self.dsn)
 
     def conninfo(self) -> str:
-        return make_conninfo(self.dsn, **({"password": self.password} if self.password else {}))
+        return postgres_conninfo(self.dsn, self.password)
 
 
 class PostgresQueryConfig(PostgresConnection, kw_only=True):
@@ -108,9 +98,7 @@ class PostgresQueryConfig(PostgresConnection, kw_only=True):
             placeholder="id",
         ),
     ] = None
-    batch_size: Annotated[int, ui("Batch size", "Rows per batch at most.", ge=1, le=10_000_000)] = (
-        65_536
-    )
+    batch_size: BatchSize = 65_536
     reconnect_seconds: Annotated[
         float,
         ui(

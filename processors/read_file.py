@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 from dataflow.processor import ProcessorConfig, ProcessorSpec, SchemaError, Source, ui
 from dataflow.processor.files import GlobTooLarge, bounded_glob
 from dataflow_processors import _text
+from dataflow_processors._fields import BatchSize
 
 ColumnType = Literal[
     "string",
@@ -98,7 +99,7 @@ class ReadFileConfig(ProcessorConfig, kw_only=True):
         dict[str, ColumnType],
         ui("Column types", "CSV and JSON lines: column name -> type, instead of inferring."),
     ] = {}
-    batch_size: Annotated[int, ui("Batch size", "Most records per batch.", ge=1)] = 65_536
+    batch_size: BatchSize = 65_536
     block_size: Annotated[
         int, ui("Block size", "Bytes parsed at a time.", advanced=True, ge=4096)
     ] = 4 << 20

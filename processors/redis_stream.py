@@ -10,12 +10,12 @@ from typing import Annotated, Any
 
 import pyarrow as pa
 import redis.asyncio as aioredis
-from redis.connection import parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from dataflow.processor import ProcessorConfig, ProcessorSpec, Source, ui
+from dataflow_processors._fields import Password, RedisUrl, check_redis_url, redis_server
 
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
@@ -23,28 +23,16 @@ UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 class RedisConnection(ProcessorConfig, kw_only=True):
     """Where the server is: shared by redis_stream and redis_write."""
 
-    url: Annotated[
-        str,
-        ui(
-            "Redis URL",
-            "redis://host:6379/0 (rediss:// for TLS).",
-            placeholder="redis://cache.example.com:6379/0",
-            min_length=1,
-        ),
-    ] = "redis://127.0.0.1:6379/0"
-    password: Annotated[
-        str | None,
-        ui("Password", "Kept out of the URL so that flow exports do not show it.", secret=True),
-    ] = None
+    url: RedisUrl = "redis://127.0.0.1:6379/0"
+    password: Password = None
 
     def __post_init__(self) -> None:
-        parse_url(self.url)  # ValueError naming the allowed schemes
+        check_redis_url(self.url)  # ValueError naming the allowed schemes
 
     @property
     def server(self) -> str:
         """host:port/db, for error messages (never the password)."""
-        info = parse_url(self.url)
-        return f"{info.get('host', '127.0.0.1')}:{info.get('port', 6379)}/{info.get('db', 0)}"
+        return redis_server(self.url)
 
     def client(self, **options: Any) -> aioredis.Redis:
         if self.password:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 import msgspec
 import pyarrow as pa
@@ -46,26 +46,58 @@ def number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(value)
 
 
-class DeclaredField(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+Minimum = Annotated[float | None, ui("Minimum", "Smaller values are invalid.")]
+Maximum = Annotated[float | None, ui("Maximum", "Larger values are invalid.")]
+MinLength = Annotated[float | None, ui("Minimum length", "Shorter strings are invalid.")]
+MaxLength = Annotated[float | None, ui("Maximum length", "Longer strings are invalid.")]
+Numbers = Annotated[list[int | float] | None, ui("Allowed values", "The only values accepted.")]
+
+
+class DeclaredField(
+    msgspec.Struct, tag_field="type", kw_only=True, forbid_unknown_fields=True, frozen=True
+):
     """One declared column and the rules its values follow (null values pass every rule but
-    `required`)."""
+    `required`): one subclass per `type`, holding the rules that type has."""
 
     name: Annotated[str, ui("Name", "Column name.", min_length=1)]
-    type: Annotated[
-        FieldType,
-        ui(
-            "Type",
-            'Values must be of this type or convert to it exactly: text such as "12" or'
-            ' "2024-05-01" is read, 12.0 is an int64, 12.5 is not.',
-        ),
-    ]
     required: Annotated[bool, ui("Required", "Null or missing values are invalid.")] = False
-    min: Annotated[float | None, ui("Minimum", "Smallest value (numbers) or length (strings).")] = (
-        None
-    )
-    max: Annotated[float | None, ui("Maximum", "Largest value (numbers) or length (strings).")] = (
-        None
-    )
+
+    @property
+    def type(self) -> FieldType:
+        return cast(FieldType, self.__struct_config__.tag)
+
+    # Rules a type does not have read as absent, so the query builder asks every field alike.
+    @property
+    def rules(self) -> dict[str, object]:
+        return {k: getattr(self, k, None) for k in ("min", "max", "pattern", "allowed")}
+
+
+class ValidateSchemaInt64(DeclaredField, tag="int64", kw_only=True):
+    """64-bit integers."""
+
+    min: Minimum = None
+    max: Maximum = None
+    allowed: Numbers = None
+
+    def __post_init__(self) -> None:
+        for j, value in enumerate(self.allowed or []):
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(f"allowed[{j}]: {value!r} is not int64")
+
+
+class ValidateSchemaDouble(DeclaredField, tag="double", kw_only=True):
+    """64-bit floating point numbers."""
+
+    min: Minimum = None
+    max: Maximum = None
+    allowed: Numbers = None
+
+
+class ValidateSchemaString(DeclaredField, tag="string", kw_only=True):
+    """Text (UTF-8)."""
+
+    min: MinLength = None
+    max: MaxLength = None
     pattern: Annotated[
         str | None,
         ui(
@@ -75,10 +107,38 @@ class DeclaredField(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             placeholder="^[^@]+@[^@]+$",
         ),
     ] = None
-    allowed: Annotated[
-        list[str | int | float | bool] | None,
-        ui("Allowed values", "The only values accepted (enum)."),
-    ] = None
+    allowed: Annotated[list[str] | None, ui("Allowed values", "The only values accepted.")] = None
+
+    def __post_init__(self) -> None:
+        if self.pattern is not None:
+            try:
+                pc.match_substring_regex(pa.array([""]), self.pattern)
+            except pa.ArrowInvalid as exc:
+                raise ValueError(f"pattern: {exc}") from None
+
+
+class ValidateSchemaBool(DeclaredField, tag="bool", kw_only=True):
+    """true or false."""
+
+    allowed: Annotated[list[bool] | None, ui("Allowed values", "The only value accepted.")] = None
+
+
+class ValidateSchemaTimestamp(DeclaredField, tag="timestamp", kw_only=True):
+    """Points in time; a timestamp column keeps its unit and time zone."""
+
+
+class ValidateSchemaDate(DeclaredField, tag="date", kw_only=True):
+    """Calendar days."""
+
+
+Declared = (
+    ValidateSchemaInt64
+    | ValidateSchemaDouble
+    | ValidateSchemaString
+    | ValidateSchemaBool
+    | ValidateSchemaTimestamp
+    | ValidateSchemaDate
+)
 
 
 class ValidateSchemaConfig(TransformConfig, kw_only=True):
@@ -96,7 +156,14 @@ class ValidateSchemaConfig(TransformConfig, kw_only=True):
     """
 
     fields: Annotated[
-        list[DeclaredField], ui("Fields", "The declared columns, in output order.", min_length=1)
+        list[Declared],
+        ui(
+            "Fields",
+            "The declared columns, in output order. `type` picks the rules that apply; values"
+            ' must be of it or convert to it exactly: text such as "12" or "2024-05-01" is'
+            " read, 12.0 is an int64, 12.5 is not.",
+            min_length=1,
+        ),
     ]
     extra_columns: Annotated[
         Literal["allow", "drop", "reject"],
@@ -116,35 +183,6 @@ class ValidateSchemaConfig(TransformConfig, kw_only=True):
         for i, f in enumerate(self.fields):
             if names.count(f.name) > 1:
                 raise ValueError(f"fields[{i}].name: {f.name!r} is declared twice")
-            if (f.min is not None or f.max is not None) and f.type not in (
-                "int64",
-                "double",
-                "string",
-            ):
-                raise ValueError(f"fields[{i}]: min and max apply to int64, double and string")
-            if f.pattern is not None:
-                if f.type != "string":
-                    raise ValueError(f"fields[{i}].pattern: applies to string fields")
-                try:
-                    pc.match_substring_regex(pa.array([""]), f.pattern)
-                except pa.ArrowInvalid as exc:
-                    raise ValueError(f"fields[{i}].pattern: {exc}") from None
-            if f.allowed is not None:
-                if f.type in ("timestamp", "date"):
-                    raise ValueError(f"fields[{i}].allowed: not for {f.type} fields")
-                for j, value in enumerate(f.allowed):
-                    if not fits(value, f.type):
-                        raise ValueError(f"fields[{i}].allowed[{j}]: {value!r} is not {f.type}")
-
-
-def fits(value: object, kind: str) -> bool:
-    if kind == "bool" or isinstance(value, bool):
-        return kind == "bool" and isinstance(value, bool)
-    if kind == "int64":
-        return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-    if kind == "double":
-        return isinstance(value, int | float)
-    return isinstance(value, str)
 
 
 def family(kind: pa.DataType) -> str:
@@ -319,21 +357,23 @@ class ValidateSchema(Transform[ValidateSchemaConfig]):
         # Messages show the value as it came (1200, not the converted 1200.0).
         measure, what = (f"length({value})", "length ") if f.type == "string" else (value, "")
         shown_measure = measure if f.type == "string" else col
-        for bound, op, word in ((f.min, "<", "min"), (f.max, ">", "max")):
+        rules = f.rules
+        for bound, op, word in ((rules["min"], "<", "min"), (rules["max"], ">", "max")):
             if bound is not None:
                 out.append(
                     f"CASE WHEN {measure} {op} {literal(bound)} THEN {literal(f'{name}: {what}')}"
                     f" || CAST({shown_measure} AS VARCHAR)"
                     f" || {literal(f' {op} {word} {number(bound)}')} END"
                 )
-        if f.pattern is not None:
+        if (pattern := rules["pattern"]) is not None:
             out.append(
-                f"CASE WHEN NOT regexp_matches({value}, {literal(f.pattern)}) THEN"
-                f" {literal(f'{name}: does not match {f.pattern}')} END"
+                f"CASE WHEN NOT regexp_matches({value}, {literal(pattern)}) THEN"
+                f" {literal(f'{name}: does not match {pattern}')} END"
             )
-        if f.allowed is not None:
-            options = ", ".join(literal(v) for v in f.allowed)
-            listed = ", ".join(str(v) for v in f.allowed)
+        if (allowed := rules["allowed"]) is not None:
+            assert isinstance(allowed, list)
+            options = ", ".join(literal(v) for v in allowed)
+            listed = ", ".join(str(v) for v in allowed)
             out.append(
                 f"CASE WHEN {value} NOT IN ({options}) THEN {literal(f'{name}: ')}"
                 f" || CAST({col} AS VARCHAR) || {literal(f' is not one of {listed}')} END"

@@ -12,6 +12,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, W
 
 from dataflow.processor import ProcessorSpec, Source, ui
 from dataflow.processor.base import with_error_column
+from dataflow_processors._fields import BatchSize, LingerMs
 from dataflow_processors._http import (
     EMPTY,
     IDLE_SECONDS,
@@ -72,13 +73,8 @@ class WebsocketSubscribeConfig(HttpConnectionConfig, kw_only=True):
             "json: fields of each object become columns; text: one `message` column.",
         ),
     ] = "json"
-    batch_size: Annotated[int, ui("Batch size", "Most messages per batch.", ge=1, le=1_000_000)] = (
-        1000
-    )
-    linger_ms: Annotated[
-        int,
-        ui("Linger (ms)", "Longest wait for a batch to fill once its first message came.", ge=0),
-    ] = 200
+    batch_size: BatchSize = 1000
+    linger_ms: LingerMs = 200
     max_backoff_seconds: Annotated[
         float,
         ui(

@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-FORMAT_VERSION = 1
+from dataflow.migrations import FORMAT_VERSION, migrate
+
 #: Objects and lists nested deeper than this are refused before anything else reads them
 #: (a config has no reason to go past a few levels; recursion limits lie far beyond).
 MAX_DOCUMENT_DEPTH = 64
@@ -162,9 +163,19 @@ def export_flow(flow: Flow) -> bytes:
 
 
 def decode_flow(data: bytes | str) -> Flow:
-    """Decode a flow document; raises msgspec.ValidationError / DecodeError with a JSON path."""
-    return msgspec.json.decode(data, type=Flow)
+    """Decode a flow document of any format version, migrated to the current one; raises
+    msgspec.ValidationError / DecodeError with a JSON path."""
+    return convert_flow(msgspec.json.decode(data))
 
 
 def convert_flow(doc: Any) -> Flow:
-    return msgspec.convert(doc, type=Flow)
+    """A flow from decoded JSON of any format version, migrated to the current one."""
+    return msgspec.convert(migrate(doc), type=Flow)
+
+
+def migrate_flow(flow: Flow, to: int = FORMAT_VERSION) -> Flow:
+    """The flow in format `to`: the journal folds old events in the format they were written
+    in, and brings the flow up to date where newer events (or a reader) need it."""
+    if flow.format_version >= to:
+        return flow
+    return msgspec.convert(migrate(to_builtins(flow), to), type=Flow)

@@ -7,6 +7,7 @@ from litestar.testing import TestClient
 
 from dataflow.api import create_app
 from dataflow.settings import Settings
+from tests.auth import auth_settings, sign_in
 
 
 @pytest.fixture
@@ -16,12 +17,15 @@ def settings(tmp_path) -> Settings:
         max_body_bytes=64 * 1024,
         metrics_push_seconds=0.2,
         offsets_report_seconds=0.2,
+        **auth_settings(),
     )
 
 
 @pytest.fixture
 def client(settings):
+    """A test client signed in as admin (through the real sign-in)."""
     with TestClient(app=create_app(settings)) as client:
+        sign_in(client)
         yield client
 
 

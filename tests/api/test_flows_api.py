@@ -286,6 +286,7 @@ def test_a_processor_whose_schema_breaks_is_left_out_not_the_catalog(settings):
     from dataflow.api import create_app
     from dataflow.processor import ProcessorConfig, ProcessorSpec, Registry, Sink
     from dataflow_processors.filter import Filter
+    from tests.auth import sign_in
 
     class BrokenConfig(ProcessorConfig, kw_only=True):
         """Not describable: `gt` on a non-numeric type."""
@@ -296,6 +297,7 @@ def test_a_processor_whose_schema_breaks_is_left_out_not_the_catalog(settings):
         spec = ProcessorSpec(name="broken", category="sink", summary="x", inputs=("in",))
 
     with TestClient(app=create_app(settings, Registry([Filter, Broken]))) as client:
+        sign_in(client)
         response = client.get("/api/v1/processors")
         assert response.status_code == 200
         assert [p["type"] for p in response.json()] == ["filter"]

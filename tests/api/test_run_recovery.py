@@ -59,9 +59,7 @@ def windows_flow(out_dir, count: int) -> dict:
                 "type": "aggregate",
                 "config": {
                     "aggregations": [{"function": "count", "as": "rows"}],
-                    "mode": "tumbling",
-                    "time_column": "n",
-                    "window_seconds": 100,
+                    "mode": {"kind": "tumbling", "time_column": "n", "window_seconds": 100},
                 },
             },
             {"id": "out", "type": "write_file", "config": {"directory": str(out_dir)}},

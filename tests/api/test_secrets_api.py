@@ -14,6 +14,7 @@ from dataflow.api import create_app
 from dataflow.processor import ProcessorConfig, ProcessorSpec, Registry, Sink, ui
 from dataflow.testing import ListSource
 from dataflow_processors.filter import Filter
+from tests.auth import sign_in
 
 
 class VaultConfig(ProcessorConfig, kw_only=True):
@@ -34,6 +35,7 @@ class Vault(Sink[VaultConfig]):
 def client(settings):
     Vault.seen.clear()
     with TestClient(app=create_app(settings, Registry([ListSource, Filter, Vault]))) as client:
+        sign_in(client)
         yield client
 
 

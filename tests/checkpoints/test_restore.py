@@ -14,10 +14,12 @@ EVENTS = [{"t": i * 0.5, "g": i % 3, "v": i} for i in range(600)]
 WINDOWED = {
     "group_by": ["g"],
     "aggregations": [{"function": "count", "as": "n"}, {"function": "sum", "column": "v"}],
-    "mode": "tumbling",
-    "time_column": "t",
-    "window_seconds": 10,
-    "max_out_of_orderness_seconds": 2,
+    "mode": {
+        "kind": "tumbling",
+        "time_column": "t",
+        "window_seconds": 10,
+        "max_out_of_orderness_seconds": 2,
+    },
 }
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 from tests.cli.test_cli import dataflow
 from tests.server import ROOT
@@ -37,3 +39,21 @@ def test_run_refuses_an_invalid_flow_with_its_errors(tmp_path):
     result = dataflow("run", str(path))
     assert result.returncode == 1
     assert "input_not_connected" in result.stderr
+
+
+def test_validate_and_run_an_old_format_file(tmp_path):
+    # The fixture's paths are relative to the repository; its output lands under tmp_path.
+    (tmp_path / "flowfiles").symlink_to(ROOT / "flowfiles")
+    (tmp_path / "tests").symlink_to(ROOT / "tests")
+    old = "tests/flowfiles/format_v1/orders-with-countries.json"
+    for command in (["validate", old], ["run", "--quiet", old]):
+        result = subprocess.run(
+            [sys.executable, "-m", "dataflow.cli", *command],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert "completed in" in result.stderr
+    assert list((tmp_path / "data/out/orders-with-countries").glob("*.jsonl"))

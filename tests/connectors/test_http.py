@@ -291,8 +291,7 @@ async def test_poll_follows_next_links_in_the_body_with_a_bearer_token(mini_http
         "url": f"{api.url}/items",
         "once": True,
         "records_pointer": "/data/items",
-        "pagination": "next_link",
-        "next_pointer": "/links/next",
+        "pagination": {"kind": "next_link", "next_pointer": "/links/next"},
         "auth_token": {"secret": "api-token"},
     }
     result = await run_flow(
@@ -319,7 +318,7 @@ async def test_poll_follows_link_headers_and_counts_pages(mini_http):
     api = await mini_http(linked)
     counted = await mini_http(numbered)
     registry = registry_with(HttpPoll)
-    link_config = {"url": f"{api.url}/feed", "once": True, "pagination": "next_link"}
+    link_config = {"url": f"{api.url}/feed", "once": True, "pagination": {"kind": "next_link"}}
     by_link = await run_flow(
         flow_of({"id": "p", "type": "http_poll", "config": link_config}), registry
     )
@@ -328,8 +327,7 @@ async def test_poll_follows_link_headers_and_counts_pages(mini_http):
         "url": f"{counted.url}/list?sort=id",
         "once": True,
         "records_pointer": "/results",
-        "pagination": "page_param",
-        "first_page": 1,
+        "pagination": {"kind": "page_param", "first_page": 1},
     }
     by_page = await run_flow(
         flow_of({"id": "p", "type": "http_poll", "config": page_config}), registry

@@ -56,15 +56,17 @@ def marked_blocks(marker: str) -> list[tuple[str | None, str, str]]:
 
 
 # -- the page and the example agree ----------------------------------------------------
-def test_the_page_shows_the_example_file_as_it_is():
+def test_the_page_shows_the_example_files_as_they_are():
     included = marked_blocks("include")
-    assert [arg for arg, _, _ in included] == ["docs/examples/mask_column.py"]
-    _, lang, code = included[0]
-    assert lang == "python"
-    assert code == EXAMPLE.read_text(), (
-        "docs/writing-processors.md: paste docs/examples/mask_column.py again after its"
-        " include marker"
-    )
+    assert [arg for arg, _, _ in included] == [
+        "docs/examples/mask_column.py",
+        "docs/examples/line_push.py",  # run by tests/api/test_ingest_protocol.py
+    ]
+    for path, lang, code in included:
+        assert lang == "python"
+        assert code == (ROOT / path).read_text(), (
+            f"docs/writing-processors.md: paste {path} again after its include marker"
+        )
 
 
 def test_the_entry_point_snippet_names_the_group_the_registry_reads():

@@ -16,7 +16,7 @@ from dataflow.events.flows import (
     VersionNotFound,
 )
 from dataflow.events.journal import ConcurrencyError, Journal, MemoryJournal
-from dataflow.model import Edge, Flow, Node, Position, export_flow
+from dataflow.model import FORMAT_VERSION, Edge, Flow, Node, Position, export_flow
 
 replace = msgspec.structs.replace
 
@@ -151,6 +151,7 @@ async def test_save_appends_fine_grained_events_as_one_new_version(flows, counte
     assert recorded.type == "NodeConfigChanged"
     assert recorded.metadata == {
         "flow_version": 2,
+        "format_version": FORMAT_VERSION,
         "summary": "changed config of node gen (count)",
         "base_version": 1,
         "merged": False,

@@ -63,7 +63,7 @@ def test_running_updates_emit_the_touched_groups_after_each_batch():
 def test_running_final_emits_every_group_once_at_the_end():
     config = {
         "group_by": ["country"],
-        "emit": "final",
+        "mode": {"kind": "running", "emit": "final"},
         "aggregations": [{"function": "sum", "column": "amount"}],
     }
     rows = [{"country": c, "amount": a} for c, a in [("FR", 1), ("US", 2), ("FR", 3), (None, 4)]]
@@ -81,7 +81,7 @@ def test_running_final_emits_every_group_once_at_the_end():
 def test_every_function_over_several_batches_with_nulls():
     config = {
         "group_by": ["g"],
-        "emit": "final",
+        "mode": {"kind": "running", "emit": "final"},
         "aggregations": [
             {"function": "sum", "column": "x"},
             {"function": "count", "column": "x"},
@@ -118,7 +118,11 @@ def test_a_column_that_starts_all_null_takes_its_type_from_later_batches():
         {"function": "sum", "column": "x"},
         {"function": "count_distinct", "column": "x"},
     ]
-    config = {"group_by": ["g"], "emit": "final", "aggregations": aggregations}
+    config = {
+        "group_by": ["g"],
+        "mode": {"kind": "running", "emit": "final"},
+        "aggregations": aggregations,
+    }
     first = pa.RecordBatch.from_pylist([{"g": 1, "x": None}])  # x: null type
     out = run_transform(
         Aggregate, config, [first, pa.RecordBatch.from_pylist([{"g": 1, "x": 2.5}])]
@@ -127,7 +131,7 @@ def test_a_column_that_starts_all_null_takes_its_type_from_later_batches():
 
 
 def test_a_failed_batch_leaves_the_state_as_it_was(monkeypatch):
-    proc = make({**TUMBLING, "allowed_lateness_seconds": 5})
+    proc = make(tumbling(allowed_lateness_seconds=5))
     feed(proc, [[{"t": 1, "k": "a"}]], finish=False)
     fire = proc.fire
     monkeypatch.setattr(proc, "fire", lambda merged: 1 / 0)
@@ -144,10 +148,13 @@ def test_a_failed_batch_leaves_the_state_as_it_was(monkeypatch):
 TUMBLING = {
     "group_by": ["k"],
     "aggregations": COUNT,
-    "mode": "tumbling",
-    "time_column": "t",
-    "window_seconds": 10,
+    "mode": {"kind": "tumbling", "time_column": "t", "window_seconds": 10},
 }
+
+
+def tumbling(kind: str = "tumbling", **mode) -> dict:
+    """TUMBLING with other mode fields (or another kind)."""
+    return {**TUMBLING, "mode": {**TUMBLING["mode"], "kind": kind, **mode}}
 
 
 def test_a_window_is_emitted_when_the_watermark_reaches_its_end():
@@ -157,7 +164,7 @@ def test_a_window_is_emitted_when_the_watermark_reaches_its_end():
 
 
 def test_late_within_allowed_lateness_updates_and_re_emits_too_late_goes_to_late():
-    config = {**TUMBLING, "allowed_lateness_seconds": 5}
+    config = tumbling(allowed_lateness_seconds=5)
     batches = [
         [{"t": 1, "k": "a"}, {"t": 12, "k": "a"}],  # watermark 12: [0, 10) goes out
         [{"t": 8, "k": "a"}],  # late, 12 < 10 + 5: counts, [0, 10) goes out again
@@ -178,7 +185,7 @@ def test_without_allowed_lateness_a_record_for_an_emitted_window_is_late():
 
 
 def test_out_of_orderness_holds_windows_open():
-    config = {**TUMBLING, "max_out_of_orderness_seconds": 5}
+    config = tumbling(max_out_of_orderness_seconds=5)
     batches = [[{"t": 12, "k": "a"}], [{"t": 4, "k": "a"}], [{"t": 15, "k": "a"}]]
     assert feed(make(config), batches, finish=False) == [
         ("out", [window(0, 10, k="a", count=1)])  # watermark 15 - 5 = 10, after the t=4
@@ -201,9 +208,9 @@ def test_lateness_does_not_depend_on_batch_boundaries():
 
 def test_tumbling_puts_a_record_in_one_window_sliding_in_several():
     rows = [{"t": 3, "k": "a"}, {"t": 7, "k": "a"}, {"t": 12, "k": "a"}]
-    tumbling = run_transform(Aggregate, TUMBLING, rows)["out"]
-    assert tumbling == [window(0, 10, k="a", count=2), window(10, 20, k="a", count=1)]
-    sliding = {**TUMBLING, "mode": "sliding", "slide_seconds": 5}
+    one = run_transform(Aggregate, TUMBLING, rows)["out"]
+    assert one == [window(0, 10, k="a", count=2), window(10, 20, k="a", count=1)]
+    sliding = tumbling("sliding", slide_seconds=5)
     assert run_transform(Aggregate, sliding, rows)["out"] == [
         window(-5, 5, k="a", count=1),
         window(0, 10, k="a", count=2),
@@ -213,7 +220,7 @@ def test_tumbling_puts_a_record_in_one_window_sliding_in_several():
 
 
 def test_sliding_a_record_counts_in_its_open_windows_and_skips_closed_ones():
-    config = {**TUMBLING, "mode": "sliding", "slide_seconds": 5}
+    config = tumbling("sliding", slide_seconds=5)
     out = feed(make(config), [[{"t": 11, "k": "a"}], [{"t": 7, "k": "a"}]])
     # Watermark 11: t=7's window [0, 10) is closed (skipped), [5, 15) is open (counts).
     assert out == [("out", [window(5, 15, k="a", count=2), window(10, 20, k="a", count=1)])]
@@ -226,7 +233,7 @@ def test_timestamps_keep_their_time_zone():
         [{"t": start, "v": 1.5}],
         schema=pa.schema([("t", pa.timestamp("ms", "Europe/Paris")), ("v", pa.float64())]),
     )
-    config = {**TUMBLING, "group_by": [], "window_seconds": 60,
+    config = {**tumbling(window_seconds=60), "group_by": [],
               "aggregations": [{"function": "sum", "column": "v"}]}  # fmt: skip
     proc = make(config)
     assert proc.transform(rows)["out"].num_rows == 0
@@ -254,12 +261,14 @@ WINDOWED = {
         {"function": "count_distinct", "column": "amount"},
         {"function": "max", "column": "t"},
     ],
-    "mode": "sliding",
-    "time_column": "t",
-    "window_seconds": 20,
-    "slide_seconds": 10,
-    "max_out_of_orderness_seconds": 3,
-    "allowed_lateness_seconds": 8,
+    "mode": {
+        "kind": "sliding",
+        "time_column": "t",
+        "window_seconds": 20,
+        "slide_seconds": 10,
+        "max_out_of_orderness_seconds": 3,
+        "allowed_lateness_seconds": 8,
+    },
 }
 RUNNING = {
     "group_by": ["user"],
@@ -314,8 +323,9 @@ SCHEMA = pa.schema([("t", pa.timestamp("ms")), ("user", pa.string()), ("amount",
          r'"amt" does not exist \(upstream columns: t, user, amount\)'),
         ({"aggregations": [{"function": "count"}, {"function": "avg", "column": "user"}]},
          "aggregations[1].column", "avg needs a number column"),
-        ({**TUMBLING, "group_by": [], "time_column": "ts"}, "time_column", '"ts" does not'),
-        ({**TUMBLING, "group_by": [], "time_column": "user"}, "time_column", "must be a timestamp"),
+        ({**tumbling(time_column="ts"), "group_by": []}, "mode.time_column", '"ts" does not'),
+        ({**tumbling(time_column="user"), "group_by": []}, "mode.time_column",
+         "must be a timestamp"),
     ],
 )  # fmt: skip
 def test_design_time_errors_name_the_field(config, field, message):
@@ -325,7 +335,7 @@ def test_design_time_errors_name_the_field(config, field, message):
 
 
 def test_output_schema_is_the_streams_schema():
-    schemas = make({**WINDOWED, "time_column": "t"}).output_schema({"in": SCHEMA})
+    schemas = make(WINDOWED).output_schema({"in": SCHEMA})
     assert schemas["late"] == SCHEMA
     assert schemas["out"] == pa.schema(
         [
@@ -346,11 +356,20 @@ def test_output_schema_is_the_streams_schema():
     ("config", "message"),
     [
         ({"aggregations": [{"function": "sum"}]}, "aggregations[0].column: sum needs a column"),
-        ({**TUMBLING, "window_seconds": None}, "window_seconds: required in tumbling mode"),
-        ({**TUMBLING, "mode": "sliding"}, "slide_seconds: required in sliding mode"),
-        ({**TUMBLING, "mode": "sliding", "slide_seconds": 20}, "must not exceed window_seconds"),
+        (
+            {**TUMBLING, "mode": {"kind": "tumbling", "time_column": "t"}},
+            "Object missing required field `window_seconds` - at `$.mode`",
+        ),
+        (tumbling(window_seconds=0), "Expected `float` > 0.0 - at `$.mode.window_seconds`"),
+        (tumbling("sliding"), "Object missing required field `slide_seconds` - at `$.mode`"),
+        (tumbling("sliding", slide_seconds=20), "must not exceed window_seconds"),
+        (tumbling(emit="final"), "Object contains unknown field `emit` - at `$.mode`"),
         ({"group_by": ["n"], "aggregations": [{"function": "count", "as": "n"}]}, "'n' appears"),
-        ({"aggregations": COUNT, "mode": "hopping"}, "Invalid enum value 'hopping' - at `$.mode`"),
+        (
+            {"aggregations": COUNT, "mode": {"kind": "hopping"}},
+            "Invalid value 'hopping' - at `$.mode.kind`",
+        ),
+        ({"aggregations": COUNT, "mode": "tumbling"}, "Expected `object`, got `str` - at `$.mode`"),
     ],
 )
 def test_config_errors(config, message):

@@ -42,13 +42,24 @@ def test_every_entry_point_loads():
     assert REGISTRY.load_errors == {}
 
 
+def tags(schema) -> set[str]:
+    """The tag fields of the tagged unions anywhere in a schema."""
+    if isinstance(schema, dict):
+        found = {schema["discriminator"]["propertyName"]} if "discriminator" in schema else set()
+        return found.union(*(tags(v) for v in schema.values()))
+    if isinstance(schema, list):
+        return set().union(*(tags(v) for v in schema))
+    return set()
+
+
 def fields(schema):
     """(path, property) of every field, nested structs included."""
     for name, prop in schema.get("properties", {}).items():
         yield name, prop
+    tag_fields = tags(schema)
     for struct, definition in schema.get("$defs", {}).items():
         for name, prop in definition.get("properties", {}).items():
-            if name != "kind":  # a tagged union's tag: its values say it all
+            if name not in tag_fields:  # a tagged union's tag: its values say it all
                 yield f"{struct}.{name}", prop
 
 

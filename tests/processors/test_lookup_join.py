@@ -59,7 +59,9 @@ def customers_csv(tmp_path):
 # -- files ---------------------------------------------------------------------------------
 async def test_csv_matched_records_get_the_columns_unmatched_are_routed(customers_csv, caplog):
     with caplog.at_level(logging.WARNING):
-        (out,) = await joined({"source": "file", "path": str(customers_csv), **BY_ID}, [ORDERS])
+        (out,) = await joined(
+            {"reference": {"kind": "file", "path": str(customers_csv)}, **BY_ID}, [ORDERS]
+        )
     assert out == {
         "out": [
             {"order_id": 10, "customer_id": 1, "name": "Ann", "tier": "gold"},
@@ -71,8 +73,8 @@ async def test_csv_matched_records_get_the_columns_unmatched_are_routed(customer
 
 
 async def test_keep_unmatched_with_nulls_chosen_columns_and_a_prefix(customers_csv):
-    config = {"source": "file", "path": str(customers_csv), **BY_ID, "unmatched": "keep",
-              "columns": ["tier"], "prefix": "customer_"}  # fmt: skip
+    config = {"reference": {"kind": "file", "path": str(customers_csv)}, **BY_ID,
+              "unmatched": "keep", "columns": ["tier"], "prefix": "customer_"}  # fmt: skip
     (out,) = await joined(config, [ORDERS])
     assert out == {
         "out": [
@@ -92,8 +94,8 @@ async def test_the_file_is_reloaded_every_refresh_seconds(customers_csv):
         customers_csv.write_text("id,name\n1,Ann B.\n3,Cy\n")
         clock.now += 30 if i == 1 else 31  # 30 s: not yet; 61 s: reload
 
-    config = {"source": "file", "path": str(customers_csv), **BY_ID, "columns": ["name"],
-              "refresh_seconds": 60}  # fmt: skip
+    config = {"reference": {"kind": "file", "path": str(customers_csv)}, **BY_ID,
+              "columns": ["name"], "refresh_seconds": 60}  # fmt: skip
     outs = await joined(config, [ORDERS[:2]] * 3, clock=clock, between=edit)
     assert [o["out"] for o in outs] == [
         [{**ORDERS[0], "name": "Ann"}],
@@ -107,7 +109,7 @@ async def test_parquet_with_a_composite_key_of_other_types(tmp_path):
     prices = {"sku": ["a", "a", "b"], "region": [1, 2, 1], "price": [1.5, 2.5, 9.0]}
     pq.write_table(pa.table(prices, schema=pa.schema([("sku", pa.string()),
                    ("region", pa.int32()), ("price", pa.float64())])), path)  # fmt: skip
-    config = {"source": "file", "path": str(path), "key_columns": ["sku", "region"]}
+    config = {"reference": {"kind": "file", "path": str(path)}, "key_columns": ["sku", "region"]}
     rows = [{"sku": "a", "region": 2}, {"sku": "b", "region": 2}, {"sku": "b", "region": 1}]
     (out,) = await joined(config, [rows])  # region: int64 here, int32 in the file
     assert out == {
@@ -119,11 +121,14 @@ async def test_parquet_with_a_composite_key_of_other_types(tmp_path):
 async def test_a_clashing_column_asks_for_a_prefix(customers_csv):
     rows = [{"customer_id": 1, "name": "x"}]
     with pytest.raises(ValueError, match=r'"name" clashes with the input column .*set a prefix'):
-        await joined({"source": "file", "path": str(customers_csv), **BY_ID}, [rows])
+        await joined({"reference": {"kind": "file", "path": str(customers_csv)}, **BY_ID}, [rows])
 
 
 async def test_a_missing_lookup_column_fails_the_start(customers_csv):
-    config = {"source": "file", "path": str(customers_csv), "key_columns": ["customer_id"]}
+    config = {
+        "reference": {"kind": "file", "path": str(customers_csv)},
+        "key_columns": ["customer_id"],
+    }
     with pytest.raises(ValueError, match=r"lookup_key_columns\[0\]: .* no column 'customer_id'"):
         await joined(config, [])
 
@@ -155,8 +160,9 @@ async def test_postgres_lookup_with_refresh(pg_schema):
         conn.execute(sql.SQL("INSERT INTO {} VALUES (3, 'Cy', 'new')").format(table))
         clock.now += 10
 
-    config = {"source": "postgres", "dsn": PG_DSN, **BY_ID, "refresh_seconds": 10,
-              "query": f'SELECT id, name, tier FROM "{schema}".customers'}  # fmt: skip
+    ref = {"kind": "postgres", "dsn": PG_DSN,
+           "query": f'SELECT id, name, tier FROM "{schema}".customers'}  # fmt: skip
+    config = {"reference": ref, **BY_ID, "refresh_seconds": 10}
     first, second = await joined(config, [ORDERS, ORDERS], clock=clock, between=update)
     assert first == {
         "out": [
@@ -182,8 +188,8 @@ async def test_postgres_failed_refresh_keeps_the_table(pg_schema, caplog):
         conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(schema, "c")))
         clock.now += 5
 
-    config = {"source": "postgres", "dsn": PG_DSN, **BY_ID, "refresh_seconds": 1,
-              "query": f'SELECT * FROM "{schema}".c'}  # fmt: skip
+    ref = {"kind": "postgres", "dsn": PG_DSN, "query": f'SELECT * FROM "{schema}".c'}
+    config = {"reference": ref, **BY_ID, "refresh_seconds": 1}
     with caplog.at_level(logging.WARNING):
         outs = await joined(config, [ORDERS[:1]] * 2, clock=clock, between=drop)
     assert outs[1]["out"] == [{**ORDERS[0], "name": "Ann"}]
@@ -192,8 +198,9 @@ async def test_postgres_failed_refresh_keeps_the_table(pg_schema, caplog):
 
 
 async def test_postgres_errors_say_where():
-    config = {"source": "postgres", "dsn": "postgresql://postgres@127.0.0.1:1/test",
-              "query": "SELECT 1 AS id", **BY_ID}  # fmt: skip
+    ref = {"kind": "postgres", "dsn": "postgresql://postgres@127.0.0.1:1/test",
+           "query": "SELECT 1 AS id"}  # fmt: skip
+    config = {"reference": ref, **BY_ID}
     with pytest.raises(ConnectionError, match=r"PostgreSQL at 127\.0\.0\.1:1/test failed"):
         await joined(config, [])
 
@@ -224,8 +231,9 @@ async def test_redis_hashes_by_key_template_through_an_lru_cache(redis_prefix):
         client.hset(f"{prefix}customer:3", mapping={"name": "Cy", "tier": "new"})
         clock.now += 5 if i == 1 else 6  # entries live 10 s: cached at 105, re-read at 111
 
-    config = {"source": "redis", "url": REDIS_URL, "key": prefix + "customer:{customer_id}",
-              "columns": ["name", "tier"], "refresh_seconds": 10, "cache_size": 3}  # fmt: skip
+    ref = {"kind": "redis", "url": REDIS_URL, "key": prefix + "customer:{customer_id}",
+           "cache_size": 3}  # fmt: skip
+    config = {"reference": ref, "columns": ["name", "tier"], "refresh_seconds": 10}
     outs = await joined(config, [ORDERS, ORDERS[:1], ORDERS[:2]], clock=clock, between=change)
     assert outs[0] == {
         "out": [
@@ -245,7 +253,9 @@ async def test_redis_cache_keeps_the_most_recently_used_keys(redis_prefix):
     client, prefix = redis_prefix
     for i in range(1, 5):
         client.hset(f"{prefix}c:{i}", "name", f"n{i}")
-    config = {"source": "redis", "url": REDIS_URL, "key": prefix + "c:{id}", "cache_size": 2}
+    config = {
+        "reference": {"kind": "redis", "url": REDIS_URL, "key": prefix + "c:{id}", "cache_size": 2}
+    }
     proc = LookupJoin(LookupJoin.parse_config(config))
     await proc.open()
     try:
@@ -258,7 +268,7 @@ async def test_redis_cache_keeps_the_most_recently_used_keys(redis_prefix):
 
 
 async def test_redis_unreachable_fails_the_start():
-    config = {"source": "redis", "url": "redis://127.0.0.1:1/0", "key": "c:{id}"}
+    config = {"reference": {"kind": "redis", "url": "redis://127.0.0.1:1/0", "key": "c:{id}"}}
     with pytest.raises(ConnectionError, match=r"cannot connect to Redis at 127\.0\.0\.1:1"):
         await joined(config, [])
 
@@ -270,10 +280,12 @@ SCHEMA = pa.schema([("order_id", pa.int64()), ("customer_id", pa.int64())])
 @pytest.mark.parametrize(
     ("config", "field", "message"),
     [
-        ({"source": "file", "path": "c.csv", "key_columns": ["customer_id", "cid"],
+        ({"reference": {"kind": "file", "path": "c.csv"}, "key_columns": ["customer_id", "cid"],
           "lookup_key_columns": ["id", "x"]}, "key_columns[1]", 'column "cid" does not exist'),
-        ({"source": "redis", "url": REDIS_URL, "key": "c:{cust}"}, "key", '"cust" does not'),
-        ({"source": "file", "path": "c.csv", **BY_ID, "columns": ["name", "order_id"]},
+        ({"reference": {"kind": "redis", "url": REDIS_URL, "key": "c:{cust}"}}, "reference.key",
+         '"cust" does not'),
+        ({"reference": {"kind": "file", "path": "c.csv"}, **BY_ID,
+          "columns": ["name", "order_id"]},
          "columns[1]", '"order_id" is an upstream column already: set a prefix'),
     ],
 )  # fmt: skip
@@ -284,25 +296,37 @@ def test_design_time_errors_name_the_field(config, field, message):
 
 
 def test_output_schema_when_it_is_known():
-    redis_config = {"source": "redis", "url": REDIS_URL, "key": "c:{customer_id}",
-                    "columns": ["name"], "prefix": "c_"}  # fmt: skip
+    ref = {"kind": "redis", "url": REDIS_URL, "key": "c:{customer_id}"}
+    redis_config = {"reference": ref, "columns": ["name"], "prefix": "c_"}
     schemas = LookupJoin(LookupJoin.parse_config(redis_config)).output_schema({"in": SCHEMA})
     assert schemas == {"unmatched": SCHEMA, "out": SCHEMA.append(pa.field("c_name", pa.string()))}
-    file_config = {"source": "file", "path": "c.csv", **BY_ID, "unmatched": "keep"}
+    file_config = {"reference": {"kind": "file", "path": "c.csv"}, **BY_ID, "unmatched": "keep"}
     assert LookupJoin(LookupJoin.parse_config(file_config)).output_schema({"in": SCHEMA}) == {}
 
 
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        ({"source": "file", **BY_ID}, "path: required with source file"),
-        ({"source": "postgres", "dsn": PG_DSN, **BY_ID}, "query: required with source postgres"),
-        ({"source": "file", "path": "c.csv"}, "key_columns: required with source file"),
-        ({"source": "file", "path": "c.csv", "key_columns": ["a"],
+        ({"reference": {"kind": "file"}, **BY_ID},
+         r"missing required field `path` - at `\$.reference`"),
+        ({"reference": {"kind": "postgres", "dsn": PG_DSN}, **BY_ID},
+         r"missing required field `query` - at `\$.reference`"),
+        ({"reference": {"kind": "ftp", "path": "c.csv"}, **BY_ID},
+         r"Invalid value 'ftp' - at `\$.reference.kind`"),
+        ({"reference": {"kind": "file", "path": "c.csv", "dsn": PG_DSN}, **BY_ID},
+         r"unknown field `dsn` - at `\$.reference`"),
+        ({"reference": {"kind": "postgres", "dsn": "host", "query": "SELECT 1"}, **BY_ID},
+         "dsn is not a valid connection string"),
+        ({"reference": {"kind": "file", "path": "c.csv"}},
+         "key_columns: required with reference file"),
+        ({"reference": {"kind": "file", "path": "c.csv"}, "key_columns": ["a"],
           "lookup_key_columns": ["x", "y"]}, "lookup_key_columns: as many columns"),
-        ({"source": "redis", "url": REDIS_URL, "key": "c:{id"}, "key: "),
-        ({"source": "redis", "url": REDIS_URL, "key": "customers"}, "the template names no col"),
-        ({"source": "redis", "url": REDIS_URL, "key": "c:{id}", **BY_ID}, "key template names"),
+        ({"reference": {"kind": "redis", "url": REDIS_URL, "key": "c:{id"}}, "key: "),
+        ({"reference": {"kind": "redis", "url": REDIS_URL, "key": "customers"}},
+         "the template names no col"),
+        ({"reference": {"kind": "redis", "url": "http://x", "key": "c:{id}"}}, "redis://"),
+        ({"reference": {"kind": "redis", "url": REDIS_URL, "key": "c:{id}"}, **BY_ID},
+         "key template names"),
     ],
 )  # fmt: skip
 def test_config_errors(config, message):

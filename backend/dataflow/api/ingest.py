@@ -1,8 +1,7 @@
-"""The ingest endpoint: records POSTed to an http_listen node of a running flow."""
+"""The ingest endpoint: records POSTed to a node of a running flow whose processor
+implements the ingest protocol (dataflow.processor.ingest), such as http_listen."""
 
 from __future__ import annotations
-
-import asyncio
 
 import msgspec
 from litestar import Request, Response, post
@@ -10,12 +9,14 @@ from litestar.openapi.datastructures import ResponseSpec
 
 from dataflow.api.errors import TITLES, ApiError, Problem, problem_response
 from dataflow.api.services import Services
+from dataflow.processor.ingest import (
+    BackPressured,
+    Ingest,
+    IngestClosed,
+    InvalidRecords,
+    TooManyRecords,
+)
 from dataflow.runtime.state import FINAL_STATES
-from dataflow_processors._http import JsonError
-from dataflow_processors.http_listen import HttpListen, ListenerClosed, TooManyRecords, listener
-
-#: Seconds a back-pressured client is asked to wait before sending again.
-RETRY_AFTER_SECONDS = 1
 
 
 class Accepted(msgspec.Struct):
@@ -58,42 +59,46 @@ async def ingest_handler(
     # While a run is live, its own version of the flow says which nodes exist.
     flow = engine.flow if engine is not None and state not in FINAL_STATES else saved.flow
     node = flow.node(node_id)
-    if node is None or node.type != HttpListen.spec.name:
-        raise ApiError(404, f"flow {flow_id!r} has no {HttpListen.spec.name} node {node_id!r}")
-    target = listener(flow_id, node_id)
+    kind = services.registry.get(node.type) if node is not None else None
+    if kind is None or not issubclass(kind, Ingest):
+        raise _no_ingest_node(services, flow_id, node_id)
     if state == "paused":
         raise ApiError(503, f"flow {flow_id!r} is paused; nothing was accepted")
-    if target is None or state != "running":
+    if engine is None or state != "running":
         raise ApiError(503, f"flow {flow_id!r} is not running (state: {state})")
+    target = engine.processor(node_id)
+    if not isinstance(target, Ingest):  # the run holds another class than the registry's
+        raise _no_ingest_node(services, flow_id, node_id)
 
     # The raw body: the content type decides how it is read, not Litestar's JSON parsing.
     body = await request.body()
-    content_type = request.headers.get("content-type", "")
     try:
-        batch = await asyncio.to_thread(target.decode, body, content_type)
-    except JsonError as exc:
+        accepted = await target.ingest(body, request.headers.get("content-type", ""))
+    except InvalidRecords as exc:
         error: dict[str, object] = {"code": "invalid_json", "message": exc.message}
         if exc.line:
             error |= {"path": f"line {exc.line}", "line": exc.line}
         raise ApiError(400, f"the body is not JSON records: {exc}", errors=[error]) from exc
     except TooManyRecords as exc:
         raise ApiError(413, str(exc)) from exc
-    if not batch.num_rows:
-        return Response(Accepted(0), status_code=202)
-    try:
-        taken = await target.offer(batch)
-    except ListenerClosed:
+    except IngestClosed:
         raise ApiError(
             503, f"flow {flow_id!r} stopped before taking the records; nothing was accepted"
         ) from None
-    if not taken:
+    except BackPressured as exc:
         problem = Problem(
             status=429,
             title=TITLES[429],
             detail=f"flow {flow_id!r} is back-pressured at node {node_id!r}; nothing was"
-            f" accepted, send again after {RETRY_AFTER_SECONDS} s",
+            f" accepted, send again after {exc.retry_after_seconds} s",
         )
         response = problem_response(problem)
-        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        response.headers["Retry-After"] = str(exc.retry_after_seconds)
         return response  # type: ignore[return-value]
-    return Response(Accepted(batch.num_rows), status_code=202)
+    return Response(Accepted(accepted), status_code=202)
+
+
+def _no_ingest_node(services: Services, flow_id: str, node_id: str) -> ApiError:
+    # Named by the installed types that take records: "http_listen" with the built-ins.
+    types = " or ".join(c.spec.name for c in services.registry if issubclass(c, Ingest))
+    return ApiError(404, f"flow {flow_id!r} has no {types or 'ingest'} node {node_id!r}")

@@ -20,7 +20,7 @@ from dataflow.events.flow_events import (
     summarize,
 )
 from dataflow.events.journal import ConcurrencyError, Journal, RecordedEvent
-from dataflow.model import Flow, Id, new_id
+from dataflow.model import FORMAT_VERSION, Flow, Id, migrate_flow, new_id
 
 STREAM_PREFIX = "flow-"
 _MAX_ATTEMPTS = 20  # each retry means another writer landed, so this only bounds a stampede
@@ -127,8 +127,13 @@ class FlowStore:
     """Create, read at any version, save (merging stale writes), diff, revert and delete flows.
 
     Flow versions count saves; journal versions count events. Every event carries its
-    save's `flow_version` in metadata, and the first event of a save also `summary`,
-    `base_version` and `merged`: that is the whole mapping, kept inside this module.
+    save's `flow_version` and the `format_version` its configs are written in (absent: 1)
+    in metadata, and the first event of a save also `summary`, `base_version` and
+    `merged`: that is the whole mapping, kept inside this module.
+
+    Events are folded in the format they were written in: the flow is migrated just before
+    an event of a newer format applies, and to the current format when a read or a save
+    is done with it, so a journal written by an older DataFlow keeps working.
     """
 
     def __init__(self, journal: Journal, snapshot_every: int = 50):
@@ -297,7 +302,7 @@ class FlowStore:
             state = _apply(state, recorded)
             stream_version = recorded.version
         assert state is not None, f"stream {stream!r} does not start with FlowCreated"
-        return _Loaded(state=state, stream_version=stream_version, snapshot_version=start)
+        return _Loaded(state=_current(state), stream_version=stream_version, snapshot_version=start)
 
     async def _snapshot(self, stream: str, max_version: int) -> _Snapshot | None:
         if max_version < 1:
@@ -328,7 +333,7 @@ class FlowStore:
         version = current.state.version + 1
         metadata = _save_metadata(version, events, base_version=base_version, merged=merged)
         batch = [
-            encode_event(event, metadata if i == 0 else {"flow_version": version})
+            encode_event(event, metadata if i == 0 else _metadata(version))
             for i, event in enumerate(events)
         ]
         end = await self.journal.append(stream_name(flow_id), current.stream_version, batch)
@@ -337,7 +342,9 @@ class FlowStore:
             stream_name(flow_id), current.stream_version + 1, end
         ):
             state = _apply(state, recorded)
-        loaded = _Loaded(state=state, stream_version=end, snapshot_version=current.snapshot_version)
+        loaded = _Loaded(
+            state=_current(state), stream_version=end, snapshot_version=current.snapshot_version
+        )
         await self._maybe_snapshot(flow_id, loaded)
         return loaded
 
@@ -374,6 +381,9 @@ class FlowStore:
 def _apply(state: FlowState | None, recorded: RecordedEvent) -> FlowState:
     event = decode_event(recorded)
     version = recorded.metadata["flow_version"]
+    written_in = recorded.metadata.get("format_version", 1)
+    if state is not None and state.flow.format_version < written_in:
+        state = msgspec.structs.replace(state, flow=migrate_flow(state.flow, written_in))
     if state is None:
         flow = apply(None, event)
         return FlowState(
@@ -391,11 +401,22 @@ def _apply(state: FlowState | None, recorded: RecordedEvent) -> FlowState:
     )
 
 
+def _current(state: FlowState) -> FlowState:
+    """The state with its flow in the current format."""
+    if state.flow.format_version >= FORMAT_VERSION:
+        return state
+    return msgspec.structs.replace(state, flow=migrate_flow(state.flow))
+
+
+def _metadata(version: int) -> dict[str, Any]:
+    return {"flow_version": version, "format_version": FORMAT_VERSION}
+
+
 def _save_metadata(
     version: int, events: list[FlowEvent], *, base_version: int, merged: bool
 ) -> dict[str, Any]:
     return {
-        "flow_version": version,
+        **_metadata(version),
         "summary": summarize(events),
         "base_version": base_version,
         "merged": merged,

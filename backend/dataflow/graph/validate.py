@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from dataflow.graph.issues import Column, Issue, NodePorts, ValidationReport, msgspec_issue
 from dataflow.graph.plan import FlowPlan, NodePlan
+from dataflow.migrations import migrate
 from dataflow.model import MAX_DOCUMENT_DEPTH, Edge, Flow, Node, nesting_depth
 from dataflow.processor import Processor, ProcessorConfig, Registry, SchemaError, Sink, Source
 from dataflow.secrets import Secrets, find_refs, secret_fields, substitute
@@ -56,6 +57,9 @@ def check_document(doc: Any, registry: Registry, secrets: Secrets | None = None)
             message=f"the document nests objects or lists deeper than {MAX_DOCUMENT_DEPTH} levels",
         )
         return Checked(flow=None, report=_report([issue], []))
+    # Format migration: an older document is rewritten into the current shapes before
+    # anything looks at it (dataflow.migrations); keep this the one place it happens here.
+    doc = migrate(doc)
     try:
         loose = msgspec.convert(doc, type=_LooseFlow)
     except msgspec.ValidationError as exc:

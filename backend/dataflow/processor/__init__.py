@@ -9,12 +9,25 @@ from dataflow.processor.base import (
     Transform,
 )
 from dataflow.processor.config import ErrorPolicy, ProcessorConfig, TransformConfig, ui
+from dataflow.processor.ingest import (
+    BackPressured,
+    Ingest,
+    IngestClosed,
+    IngestError,
+    InvalidRecords,
+    TooManyRecords,
+)
 from dataflow.processor.registry import Registry, default_registry
 from dataflow.processor.spec import ProcessorSpec
 
 __all__ = [
+    "BackPressured",
     "Context",
     "ErrorPolicy",
+    "Ingest",
+    "IngestClosed",
+    "IngestError",
+    "InvalidRecords",
     "Processor",
     "ProcessorConfig",
     "ProcessorSpec",
@@ -22,6 +35,7 @@ __all__ = [
     "SchemaError",
     "Sink",
     "Source",
+    "TooManyRecords",
     "Transform",
     "TransformConfig",
     "default_registry",

@@ -703,7 +703,7 @@ export interface components {
             name: string;
             /** @default  */
             description: string;
-            /** @default 1 */
+            /** @default 2 */
             format_version: number;
             nodes: components["schemas"]["Node"][];
             edges: components["schemas"]["Edge"][];

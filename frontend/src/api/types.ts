@@ -35,7 +35,7 @@ export type Flow = Omit<Schemas["Flow"], "nodes"> & { nodes: FlowNode[] };
 export type FlowSchema = Omit<Schemas["FlowSchema"], "$defs"> & { $defs: Record<string, JsonSchema> };
 
 /* Editor defaults for what it creates (a new flow, a new edge): the server's defaults. */
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 export const DEFAULT_EDGE_SETTINGS: EdgeSettings = { max_batches: 64, max_bytes: 64 * 1024 * 1024 };
 export const DEFAULT_FLOW_SETTINGS: FlowSettings = { delivery: "at_least_once", checkpoint_interval_seconds: 5 };
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;

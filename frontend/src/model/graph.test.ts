@@ -59,7 +59,7 @@ describe("flow document <-> React Flow", () => {
 
   it("a new flow has the default settings", () => {
     const f = emptyFlow("new");
-    expect(f).toEqual({ id: "", name: "new", description: "", format_version: 1, nodes: [], edges: [], settings: { delivery: "at_least_once", checkpoint_interval_seconds: 5 } });
+    expect(f).toEqual({ id: "", name: "new", description: "", format_version: 2, nodes: [], edges: [], settings: { delivery: "at_least_once", checkpoint_interval_seconds: 5 } });
     expect(normalizeFlow(f)).toEqual(f);
   });
 });
