@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hmac
 from collections import deque
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -50,6 +52,22 @@ class HttpListenConfig(ProcessorConfig, kw_only=True):
     max_records_per_request: Annotated[
         int, ui("Records per request", "More records in one request get 413.", ge=1)
     ] = 100_000
+    auth_token: Annotated[
+        str | None,
+        ui(
+            "Ingest token",
+            "Producers send `Authorization: Bearer <token>` with this secret's value. Without"
+            " a token or basic-auth pair, only a signed-in user with the operator role may post.",
+            secret=True,
+        ),
+    ] = None
+    basic_username: Annotated[
+        str | None,
+        ui("Basic-auth user", "With basic_password: producers use HTTP basic authentication."),
+    ] = None
+    basic_password: Annotated[
+        str | None, ui("Basic-auth password", "With basic_username.", secret=True)
+    ] = None
     accept_timeout_seconds: Annotated[
         float,
         ui(
@@ -59,6 +77,12 @@ class HttpListenConfig(ProcessorConfig, kw_only=True):
             gt=0,
         ),
     ] = 30.0
+
+    def __post_init__(self) -> None:
+        if (self.basic_username is None) != (self.basic_password is None):
+            raise ValueError("basic_username and basic_password go together")
+        if self.auth_token is not None and self.basic_username is not None:
+            raise ValueError("set either auth_token or basic_username/basic_password, not both")
 
 
 class _Entry:
@@ -103,6 +127,18 @@ class HttpListen(Source[HttpListenConfig]):
         self._open = False
         while self._pending:  # never taken: their requests answer 503, not 202
             self._pending.popleft().taken.set_exception(IngestClosed())
+
+    def check_credentials(self, authorization: str | None) -> bool | None:
+        """The node's own credential (the ingest protocol's IngestAuth)."""
+        cfg = self.config
+        if cfg.auth_token is not None:
+            expected = f"Bearer {cfg.auth_token}"
+        elif cfg.basic_username is not None and cfg.basic_password is not None:
+            pair = f"{cfg.basic_username}:{cfg.basic_password}".encode()
+            expected = "Basic " + base64.b64encode(pair).decode()
+        else:
+            return None
+        return hmac.compare_digest((authorization or "").encode(), expected.encode())
 
     async def ingest(self, body: bytes, content_type: str = "") -> int:
         """One request's records: decoded in a worker thread, then offered to the run."""

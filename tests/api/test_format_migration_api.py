@@ -11,7 +11,10 @@ from litestar.testing import TestClient
 
 from dataflow.api import create_app
 from dataflow.model import FORMAT_VERSION
+from tests.auth import sign_in
 from tests.flowfiles.test_migrations import OLD
+
+JSON = {"Content-Type": "application/json"}
 
 
 def lookup_config(doc: dict) -> dict:
@@ -19,7 +22,7 @@ def lookup_config(doc: dict) -> dict:
 
 
 def test_import_of_an_old_format_file_stores_and_exports_the_new_format(client):
-    response = client.post("/api/v1/flows/import", content=OLD.read_bytes())
+    response = client.post("/api/v1/flows/import", content=OLD.read_bytes(), headers=JSON)
     assert response.status_code == 201, response.text
     flow_id = response.json()["flow"]["id"]
     exported = client.get(f"/api/v1/flows/{flow_id}/export").json()
@@ -32,13 +35,13 @@ def test_import_of_an_old_format_file_stores_and_exports_the_new_format(client):
 
 
 def test_validate_and_save_accept_an_old_format_document(client):
-    report = client.post("/api/v1/flows/validate", content=OLD.read_bytes()).json()
+    report = client.post("/api/v1/flows/validate", content=OLD.read_bytes(), headers=JSON).json()
     assert report["valid"], report["errors"]
     created = client.post("/api/v1/flows", json={**json.loads(OLD.read_text()), "id": "o"})
     assert created.status_code == 201, created.text
     # A script still sending format 1 on save: migrated too, so nothing changes.
-    saved = client.put("/api/v1/flows/o", content=OLD.read_bytes().replace(
-        b'"orders-with-countries"', b'"o"'), headers={"If-Match": "1"})  # fmt: skip
+    body = OLD.read_bytes().replace(b'"orders-with-countries"', b'"o"')
+    saved = client.put("/api/v1/flows/o", content=body, headers={**JSON, "If-Match": "1"})
     assert saved.status_code == 200, saved.text
     assert saved.json()["changed"] is False
 
@@ -48,6 +51,7 @@ def example_client(settings):
     """A first start with a flowfiles directory holding an old-format example."""
     settings = msgspec.structs.replace(settings, flowfiles_dir=str(OLD.parent))
     with TestClient(app=create_app(settings)) as client:
+        sign_in(client)
         yield client
 
 

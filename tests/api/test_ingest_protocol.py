@@ -14,6 +14,7 @@ from litestar.testing import TestClient
 from dataflow.api import create_app
 from dataflow.processor import BackPressured, Ingest, Source
 from dataflow.testing import registry_with
+from tests.auth import sign_in
 from tests.server import ROOT
 
 EXAMPLE = ROOT / "docs" / "examples" / "line_push.py"
@@ -56,6 +57,7 @@ def flow(flow_id: str, kind: str = "line_push", **config) -> dict:
 @pytest.fixture
 def client(settings):
     with TestClient(app=create_app(settings, registry_with(LinePush, BusyPush))) as client:
+        sign_in(client)
         yield client
 
 

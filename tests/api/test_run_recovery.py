@@ -72,12 +72,14 @@ def windows_flow(out_dir, count: int) -> dict:
 
 
 def produced(server, flow_id: str = "counter") -> int:
-    m = httpx.get(f"{server.url}/api/v1/flows/{flow_id}/metrics").json()
+    m = httpx.get(f"{server.url}/api/v1/flows/{flow_id}/metrics", headers=server.headers).json()
     return m["nodes"].get("gen", {}).get("records_out", {}).get("out", 0)
 
 
 def run_state(server, flow_id: str) -> str:
-    return httpx.get(f"{server.url}/api/v1/flows/{flow_id}/run").json()["state"]
+    return httpx.get(f"{server.url}/api/v1/flows/{flow_id}/run", headers=server.headers).json()[
+        "state"
+    ]
 
 
 def wait_until(predicate, timeout=20):
@@ -109,21 +111,36 @@ def server(tmp_path):
 @pytest.mark.parametrize("how", ["sigterm", "sigkill"])
 def test_running_flow_is_restarted_after_the_server_restarts(server, tmp_path, how):
     out = tmp_path / "out"
-    assert httpx.post(f"{server.url}/api/v1/flows", json=counting_flow(out)).status_code == 201
-    run = httpx.post(f"{server.url}/api/v1/flows/counter/start").json()
+    assert (
+        httpx.post(
+            f"{server.url}/api/v1/flows", headers=server.headers, json=counting_flow(out)
+        ).status_code
+        == 201
+    )
+    run = httpx.post(f"{server.url}/api/v1/flows/counter/start", headers=server.headers).json()
     wait_until(lambda: produced(server) > 3000)
     time.sleep(0.5)  # at least one checkpoint after that
     server.stop(signal.SIGTERM if how == "sigterm" else signal.SIGKILL)
 
     server.start()
-    status = httpx.get(f"{server.url}/api/v1/flows/counter/run").json()
+    status = httpx.get(f"{server.url}/api/v1/flows/counter/run", headers=server.headers).json()
     assert (status["state"], status["run_id"]) == ("running", run["run_id"])
-    types = [e["type"] for e in httpx.get(f"{server.url}/api/v1/flows/counter/events").json()]
+    types = [
+        e["type"]
+        for e in httpx.get(
+            f"{server.url}/api/v1/flows/counter/events", headers=server.headers
+        ).json()
+    ]
     if how == "sigterm":
         assert "RunInterrupted" in types  # the graceful shutdown marked it
     assert types[-1] == "RunRecovered" or "RunRecovered" in types
     wait_until(lambda: produced(server) > 1000)
-    assert httpx.post(f"{server.url}/api/v1/flows/counter/stop").json()["state"] == "stopped"
+    assert (
+        httpx.post(f"{server.url}/api/v1/flows/counter/stop", headers=server.headers).json()[
+            "state"
+        ]
+        == "stopped"
+    )
 
     numbers = written_numbers(out)
     # Nothing accepted is lost: the sequence has no gap across the restart.
@@ -138,8 +155,13 @@ def test_a_windowed_aggregate_gives_the_same_windows_across_a_sigterm_restart(se
     out = tmp_path / "windows"
     count = 3000
     doc = windows_flow(out, count)
-    assert httpx.post(f"{server.url}/api/v1/flows", json=doc).status_code == 201
-    httpx.post(f"{server.url}/api/v1/flows/windows/start").raise_for_status()
+    assert (
+        httpx.post(f"{server.url}/api/v1/flows", headers=server.headers, json=doc).status_code
+        == 201
+    )
+    httpx.post(
+        f"{server.url}/api/v1/flows/windows/start", headers=server.headers
+    ).raise_for_status()
     wait_until(lambda: produced(server, "windows") > 1000)
     server.stop(signal.SIGTERM)
     # The shutdown emitted no open window early: only complete windows (the first holds

@@ -26,6 +26,7 @@ from dataflow_processors.http_listen import HttpListen
 from dataflow_processors.http_poll import HttpPoll
 from dataflow_processors.http_post import HttpPost
 from dataflow_processors.websocket_subscribe import WebsocketSubscribe
+from tests.auth import auth_settings, sign_in, user_with_role
 from tests.server import free_port
 
 
@@ -132,6 +133,12 @@ def flow_of(source: dict[str, Any], sink: dict[str, Any] | None = None, **failur
 class Server:
     url: str
     app: Any
+    #: Signed in as admin; producers without an account use plain httpx calls.
+    http: httpx.Client
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return dict(self.http.headers)
 
     def sink_rows(self, flow_id: str, node_id: str = "out") -> list[dict[str, Any]]:
         engine = self.app.state.services.runs.engine(flow_id)
@@ -144,6 +151,7 @@ def server(tmp_path_factory):
         data_dir=str(tmp_path_factory.mktemp("ingest") / "data"),
         metrics_push_seconds=0.2,
         offsets_report_seconds=0.2,
+        **auth_settings(),
     )
     app = create_app(settings, registry_with(HttpListen))
     port = free_port()
@@ -154,7 +162,10 @@ def server(tmp_path_factory):
     while not uv.started:
         assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
         time.sleep(0.02)
-    yield Server(f"http://127.0.0.1:{port}", app)
+    url = f"http://127.0.0.1:{port}"
+    with httpx.Client(base_url=url, timeout=30) as http:
+        sign_in(http)
+        yield Server(url, app, http)
     uv.should_exit = True
     thread.join(15)
 
@@ -174,25 +185,29 @@ def listen_flow(flow_id: str, capacity: int = 64, delay: float = 0.0, **config) 
 
 
 def create_and_start(server: Server, doc: dict) -> None:
-    assert httpx.post(f"{server.url}/api/v1/flows", json=doc).status_code == 201
-    started = httpx.post(f"{server.url}/api/v1/flows/{doc['id']}/start")
+    assert server.http.post(f"{server.url}/api/v1/flows", json=doc).status_code == 201
+    started = server.http.post(f"{server.url}/api/v1/flows/{doc['id']}/start")
     assert started.json()["state"] == "running", started.text
 
 
 def test_ingest_json_array_and_ndjson_reach_the_flow(server):
     create_and_start(server, listen_flow("plain"))
     ingest = f"{server.url}/api/v1/ingest/plain/in"
-    one = httpx.post(ingest, json={"id": 1, "name": "a"})
+    one = server.http.post(ingest, json={"id": 1, "name": "a"})
     assert (one.status_code, one.json()) == (202, {"accepted": 1})
-    assert httpx.post(ingest, json=[{"id": 2}, {"id": 3, "name": "c"}]).json()["accepted"] == 2
+    assert (
+        server.http.post(ingest, json=[{"id": 2}, {"id": 3, "name": "c"}]).json()["accepted"] == 2
+    )
     ndjson = b'{"id": 4}\n\n{"id": 5, "name": "e"}\n'
-    typed = httpx.post(ingest, content=ndjson, headers={"Content-Type": "application/x-ndjson"})
+    typed = server.http.post(
+        ingest, content=ndjson, headers={"Content-Type": "application/x-ndjson"}
+    )
     assert typed.json() == {"accepted": 2}
     # Several lines without the NDJSON content type are still one record per line.
-    assert httpx.post(ingest, content=b'{"id": 6}\n{"id": 7}').json() == {"accepted": 2}
+    assert server.http.post(ingest, content=b'{"id": 6}\n{"id": 7}').json() == {"accepted": 2}
     pretty = json.dumps({"id": 8, "name": "h"}, indent=2)  # one object over several lines
-    assert httpx.post(ingest, content=pretty).json() == {"accepted": 1}
-    stopped = httpx.post(f"{server.url}/api/v1/flows/plain/stop")
+    assert server.http.post(ingest, content=pretty).json() == {"accepted": 1}
+    stopped = server.http.post(f"{server.url}/api/v1/flows/plain/stop")
     assert stopped.json()["state"] == "stopped"
     rows = server.sink_rows("plain")
     assert [r["id"] for r in rows] == [1, 2, 3, 4, 5, 6, 7, 8]
@@ -201,36 +216,36 @@ def test_ingest_json_array_and_ndjson_reach_the_flow(server):
 
 def test_ingest_errors_name_the_problem(server):
     doc = listen_flow("errors", max_records_per_request=3)
-    assert httpx.post(f"{server.url}/api/v1/flows", json=doc).status_code == 201
+    assert server.http.post(f"{server.url}/api/v1/flows", json=doc).status_code == 201
     base = f"{server.url}/api/v1/ingest"
-    idle = httpx.post(f"{base}/errors/in", json={"id": 1})
+    idle = server.http.post(f"{base}/errors/in", json={"id": 1})
     assert idle.status_code == 503
     assert idle.json()["detail"] == "flow 'errors' is not running (state: configured)"
     assert idle.headers["content-type"] == "application/problem+json"
-    assert httpx.post(f"{base}/nope/in", json={}).status_code == 404
-    assert httpx.post(f"{base}/errors/nope", json={}).status_code == 404
-    not_listen = httpx.post(f"{base}/errors/out", json={})
+    assert server.http.post(f"{base}/nope/in", json={}).status_code == 404
+    assert server.http.post(f"{base}/errors/nope", json={}).status_code == 404
+    not_listen = server.http.post(f"{base}/errors/out", json={})
     assert not_listen.status_code == 404 and "no http_listen node 'out'" in not_listen.text
 
-    httpx.post(f"{server.url}/api/v1/flows/errors/start")
-    bad = httpx.post(f"{base}/errors/in", content=b'{"id": 1}\n{"id": 2}\n{"id": 3,}\n')
+    server.http.post(f"{server.url}/api/v1/flows/errors/start")
+    bad = server.http.post(f"{base}/errors/in", content=b'{"id": 1}\n{"id": 2}\n{"id": 3,}\n')
     assert bad.status_code == 400
     problem = bad.json()
     assert problem["errors"][0]["line"] == 3 and problem["errors"][0]["code"] == "invalid_json"
     assert "line 3" in problem["detail"] and "trailing comma" in problem["detail"]
-    clash = httpx.post(f"{base}/errors/in", content=b'{"id": 1}\n{"id": "x"}\n')
+    clash = server.http.post(f"{base}/errors/in", content=b'{"id": 1}\n{"id": "x"}\n')
     assert clash.status_code == 400 and clash.json()["errors"][0]["line"] == 2
-    assert httpx.post(f"{base}/errors/in", content=b"[1, 2]").status_code == 400
-    too_many = httpx.post(f"{base}/errors/in", json=[{"id": i} for i in range(4)])
+    assert server.http.post(f"{base}/errors/in", content=b"[1, 2]").status_code == 400
+    too_many = server.http.post(f"{base}/errors/in", json=[{"id": i} for i in range(4)])
     assert too_many.status_code == 413 and "at most 3" in too_many.json()["detail"]
 
-    httpx.post(f"{server.url}/api/v1/flows/errors/pause")
-    paused = httpx.post(f"{base}/errors/in", json={"id": 1})
+    server.http.post(f"{server.url}/api/v1/flows/errors/pause")
+    paused = server.http.post(f"{base}/errors/in", json={"id": 1})
     assert paused.status_code == 503 and "paused" in paused.json()["detail"]
-    httpx.post(f"{server.url}/api/v1/flows/errors/resume")
-    assert httpx.post(f"{base}/errors/in", json={"id": 9}).status_code == 202
-    httpx.post(f"{server.url}/api/v1/flows/errors/stop")
-    gone = httpx.post(f"{base}/errors/in", json={"id": 1})
+    server.http.post(f"{server.url}/api/v1/flows/errors/resume")
+    assert server.http.post(f"{base}/errors/in", json={"id": 9}).status_code == 202
+    server.http.post(f"{server.url}/api/v1/flows/errors/stop")
+    gone = server.http.post(f"{base}/errors/in", json={"id": 1})
     assert gone.status_code == 503 and "(state: stopped)" in gone.json()["detail"]
     assert server.sink_rows("errors") == [{"id": 9}]  # nothing of the refused requests
 
@@ -253,7 +268,7 @@ async def test_backpressure_reaches_clients_and_nothing_accepted_is_lost(server)
             refused.append(answer.headers["Retry-After"])
             await asyncio.sleep(0.02)  # quicker than Retry-After asks: keeps the test short
 
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with httpx.AsyncClient(timeout=30, headers=server.headers) as client:
         sent = await asyncio.gather(*(send(client, n) for n in range(40)))
         assert refused and set(refused) == {"1"}
         await client.post(f"{server.url}/api/v1/flows/busy/stop")
@@ -265,7 +280,7 @@ async def test_a_graceful_stop_delivers_every_accepted_request(server):
     doc = listen_flow("stopping", capacity=1, delay=0.1, max_pending_batches=8)
     await asyncio.to_thread(create_and_start, server, doc)
     url = f"{server.url}/api/v1/ingest/stopping/in"
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with httpx.AsyncClient(timeout=30, headers=server.headers) as client:
 
         async def send(n: int) -> tuple[int, int]:
             return n, (await client.post(url, json={"id": n})).status_code
@@ -509,3 +524,45 @@ async def test_post_routes_a_refused_request_to_failure_with_the_status(mini_htt
 
     with pytest.raises(ConnectionError, match="HTTP 400"):
         await asyncio.to_thread(run_sink, HttpPost, config | {"on_error": "fail"}, ROWS)
+
+
+# -- who may send to an ingest endpoint -----------------------------------------------------
+def test_a_node_with_its_own_token_takes_producers_without_an_account(server):
+    assert server.http.put("/api/v1/secrets/ingest-token", json={"value": "t0k3n"}).is_success
+    create_and_start(server, listen_flow("keyed", auth_token={"secret": "ingest-token"}))
+    url = f"{server.url}/api/v1/ingest/keyed/in"
+    refused = [
+        httpx.post(url, json={"id": 1}),
+        httpx.post(url, json={"id": 1}, headers={"Authorization": "Bearer wrong"}),
+        server.http.post(url, json={"id": 1}),  # an admin's token is not the node's
+    ]
+    for reply in refused:
+        assert reply.status_code == 401, reply.text
+        assert "credential for node 'in'" in reply.json()["detail"]
+        assert "Bearer" in reply.headers["www-authenticate"]
+    taken = httpx.post(url, json={"id": 2}, headers={"Authorization": "Bearer t0k3n"})
+    assert taken.status_code == 202
+    server.http.post("/api/v1/flows/keyed/stop")
+    assert server.sink_rows("keyed") == [{"id": 2}]
+
+
+def test_basic_auth_credentials_work_too(server):
+    assert server.http.put("/api/v1/secrets/ingest-pass", json={"value": "s3cret"}).is_success
+    doc = listen_flow("basic", basic_username="producer", basic_password={"secret": "ingest-pass"})
+    create_and_start(server, doc)
+    url = f"{server.url}/api/v1/ingest/basic/in"
+    assert httpx.post(url, json={"id": 1}, auth=("producer", "nope")).status_code == 401
+    assert httpx.post(url, json={"id": 1}, auth=("producer", "s3cret")).status_code == 202
+    server.http.post("/api/v1/flows/basic/stop")
+
+
+def test_without_a_node_credential_only_an_operator_token_may_send(server):
+    create_and_start(server, listen_flow("open"))
+    url = f"{server.url}/api/v1/ingest/open/in"
+    assert httpx.post(url, json={"id": 1}).status_code == 401
+    viewer = user_with_role(server.http, "viewer")
+    assert httpx.post(url, json={"id": 1}, headers=viewer).status_code == 403
+    operator = user_with_role(server.http, "operator")
+    assert httpx.post(url, json={"id": 2}, headers=operator).status_code == 202
+    server.http.post("/api/v1/flows/open/stop")
+    assert server.sink_rows("open") == [{"id": 2}]

@@ -13,8 +13,13 @@ from dataflow.security import ROLES, below
 from dataflow.settings import Settings
 from tests.auth import ADMIN_PASSWORD, auth_settings, role_headers, sign_in, token_for
 
-#: The only operations anyone may call without signing in.
-PUBLIC_OPERATIONS = {("POST", "/api/v1/auth/login"), ("GET", "/health")}
+#: The only operations anyone may call without signing in. Ingest checks its callers itself:
+#: the node's own credential, else a user's token (tests/connectors/test_http.py).
+PUBLIC_OPERATIONS = {
+    ("POST", "/api/v1/auth/login"),
+    ("GET", "/health"),
+    ("POST", "/api/v1/ingest/{flow_id}/{node_id}"),
+}
 
 
 @pytest.fixture

@@ -140,13 +140,16 @@ class AuthController(Controller):
         return Response(body, cookies=[cookie])
 
     @post(
-        "/logout", status_code=200, operation_id="logout", opt=needs(read="viewer", write="viewer")
+        "/logout",
+        status_code=204,
+        operation_id="logout",
+        opt=needs(write="viewer"),
+        response_cookies=[Cookie(key=SESSION_COOKIE, value="", max_age=0, path="/")],
     )
-    async def logout(self, services: Services, request: Request) -> Response[None]:
+    async def logout(self, services: Services, request: Request) -> None:
         """Ends the session (or revokes the API token) the call was made with."""
         identity = identity_of(request)
         await services.access.revoke(identity.token_id)
-        return Response(None, cookies=[Cookie(key=SESSION_COOKIE, value="", max_age=0, path="/")])
 
     @get("/me", operation_id="get_me")
     async def me(self, request: Request) -> Me:

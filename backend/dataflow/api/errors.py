@@ -23,6 +23,7 @@ TITLES = {
     405: "Method not allowed",
     409: "Conflict",
     413: "Request body too large",
+    415: "Unsupported media type",
     422: "Invalid flow",
     429: "Too many requests",
     500: "Internal server error",

@@ -7,16 +7,19 @@ import msgspec
 from litestar import Request, Response, post
 from litestar.openapi.datastructures import ResponseSpec
 
+from dataflow.api.auth import bearer, public
 from dataflow.api.errors import TITLES, ApiError, Problem, problem_response
 from dataflow.api.services import Services
 from dataflow.processor.ingest import (
     BackPressured,
     Ingest,
+    IngestAuth,
     IngestClosed,
     InvalidRecords,
     TooManyRecords,
 )
 from dataflow.runtime.state import FINAL_STATES
+from dataflow.security import allows
 
 
 class Accepted(msgspec.Struct):
@@ -37,6 +40,8 @@ def _problem(description: str) -> ResponseSpec:
     "/api/v1/ingest/{flow_id:str}/{node_id:str}",
     status_code=202,
     operation_id="ingest_records",
+    # Checked by the handler: the node's own credential, or a user's token (no cookies).
+    opt=public(),
     summary="Send records to an http_listen node",
     tags=["ingest"],
     responses={
@@ -44,6 +49,8 @@ def _problem(description: str) -> ResponseSpec:
         404: _problem("Unknown flow, or the flow has no http_listen node of that id."),
         413: _problem("More records than the node's max_records_per_request."),
         429: _problem("The flow is back-pressured: nothing was taken; retry after Retry-After."),
+        401: _problem("No or a wrong credential: the node's own, or a user's API token."),
+        403: _problem("The user's role is below operator."),
         503: _problem("The flow is not running, or paused: nothing was taken."),
     },
 )
@@ -69,6 +76,7 @@ async def ingest_handler(
     target = engine.processor(node_id)
     if not isinstance(target, Ingest):  # the run holds another class than the registry's
         raise _no_ingest_node(services, flow_id, node_id)
+    await _check_sender(request, services, target, flow_id, node_id)
 
     # The raw body: the content type decides how it is read, not Litestar's JSON parsing.
     body = await request.body()
@@ -96,6 +104,35 @@ async def ingest_handler(
         response.headers["Retry-After"] = str(exc.retry_after_seconds)
         return response  # type: ignore[return-value]
     return Response(Accepted(accepted), status_code=202)
+
+
+async def _check_sender(
+    request: Request, services: Services, target: Ingest, flow_id: str, node_id: str
+) -> None:
+    """The node's own credential when it has one (producers need no account); otherwise a
+    signed-in user's API token with the operator role. Cookies do not count here: a page on
+    another site could make the browser send them."""
+    authorization = request.headers.get("authorization")
+    verdict = target.check_credentials(authorization) if isinstance(target, IngestAuth) else None
+    if verdict is True:
+        return
+    if verdict is False:
+        raise ApiError(
+            401,
+            f"wrong or missing credential for node {node_id!r} of flow {flow_id!r}",
+            headers={"WWW-Authenticate": 'Bearer realm="ingest", Basic realm="ingest"'},
+        )
+    token = bearer(request)
+    identity = await services.access.identify(token) if token else None
+    if identity is None:
+        raise ApiError(
+            401,
+            f"node {node_id!r} has no ingest credential of its own: send a user's API token "
+            "(Authorization: Bearer ...), or give the node an auth_token",
+            headers={"WWW-Authenticate": 'Bearer realm="dataflow"'},
+        )
+    if not allows(identity.role, "operator"):
+        raise ApiError(403, f"{identity.actor} has role {identity.role}; ingest needs operator")
 
 
 def _no_ingest_node(services: Services, flow_id: str, node_id: str) -> ApiError:

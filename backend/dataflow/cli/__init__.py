@@ -10,8 +10,8 @@ import httpx
 import msgspec
 
 from dataflow import __version__
-
-DEFAULT_URL = "http://127.0.0.1:8080"
+from dataflow.cli.access import add_commands as add_access_commands
+from dataflow.cli.client import add_server_options, client, not_signed_in_hint
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -74,14 +74,14 @@ def _import(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"{args.file}: {exc.strerror}", file=sys.stderr)
         return 1
-    response = httpx.post(
-        f"{args.url}/api/v1/flows/import",
-        content=data,
-        headers={"Content-Type": "application/json"},
-        timeout=30,
-    )
+    with client(args) as http:
+        response = http.post(
+            "/api/v1/flows/import", content=data, headers={"Content-Type": "application/json"}
+        )
     if response.status_code != 201:
         print(_problem(response), file=sys.stderr)
+        if response.status_code == 401:
+            print(not_signed_in_hint(args), file=sys.stderr)
         return 1
     body = response.json()
     print(f"imported {args.file} as flow {body['flow']['id']} (version {body['version']})")
@@ -89,9 +89,12 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    response = httpx.get(f"{args.url}/api/v1/flows/{args.flow_id}/export", timeout=30)
+    with client(args) as http:
+        response = http.get(f"/api/v1/flows/{args.flow_id}/export")
     if response.status_code != 200:
         print(_problem(response), file=sys.stderr)
+        if response.status_code == 401:
+            print(not_signed_in_hint(args), file=sys.stderr)
         return 1
     if args.output:
         Path(args.output).write_bytes(response.content)
@@ -156,13 +159,13 @@ def parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("import", help="import a flow file into a server")
     i.add_argument("file")
-    i.add_argument("--url", default=DEFAULT_URL)
+    add_server_options(i)
     i.set_defaults(func=_import)
 
     e = sub.add_parser("export", help="export a flow from a server")
     e.add_argument("flow_id")
     e.add_argument("-o", "--output", help="file to write (default: stdout)")
-    e.add_argument("--url", default=DEFAULT_URL)
+    add_server_options(e)
     e.set_defaults(func=_export)
 
     r = sub.add_parser("run", help="run a flow file in the terminal until it completes")
@@ -175,6 +178,8 @@ def parser() -> argparse.ArgumentParser:
     o = sub.add_parser("openapi", help="write the API's OpenAPI document (JSON), no server needed")
     o.add_argument("-o", "--output", help="file to write (default: stdout)")
     o.set_defaults(func=_openapi)
+
+    add_access_commands(sub)
     return p
 
 
@@ -183,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except httpx.HTTPError as exc:
-        print(f"cannot reach the server: {exc}", file=sys.stderr)
+        url = getattr(args, "url", "")
+        print(f"cannot reach the server at {url}: {exc} (set it with --url)", file=sys.stderr)
         return 2
     except msgspec.ValidationError as exc:
         print(f"invalid settings: {exc}", file=sys.stderr)

@@ -12,6 +12,7 @@ from dataflow.processor.config import ErrorPolicy, ProcessorConfig, TransformCon
 from dataflow.processor.ingest import (
     BackPressured,
     Ingest,
+    IngestAuth,
     IngestClosed,
     IngestError,
     InvalidRecords,
@@ -25,6 +26,7 @@ __all__ = [
     "Context",
     "ErrorPolicy",
     "Ingest",
+    "IngestAuth",
     "IngestClosed",
     "IngestError",
     "InvalidRecords",

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+#: What `IngestAuth.check_credentials` answers when the node has no credential of its own:
+#: the endpoint then takes only a signed-in user (an API token) with the operator role.
+NO_CREDENTIAL = None
+
 
 class IngestError(Exception):
     """Nothing of the request was taken."""
@@ -50,4 +54,16 @@ class Ingest(Protocol):
         a body holding none). Only return once the run owns them: the client is told they
         are accepted. Raise InvalidRecords, TooManyRecords, BackPressured or IngestClosed,
         each meaning nothing of the request was taken."""
+        ...
+
+
+@runtime_checkable
+class IngestAuth(Protocol):
+    """An ingest source with a credential of its own, so a producer posts without an account
+    on the server: a token or basic-auth pair kept in a secret of the node's config."""
+
+    def check_credentials(self, authorization: str | None) -> bool | None:
+        """Whether the request's Authorization header carries the node's credential; None
+        when the node has none (the endpoint then asks for a signed-in operator). Compare
+        in constant time (hmac.compare_digest)."""
         ...
