@@ -493,7 +493,7 @@ class Api:
         self.server = server
 
     def _client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.server.url, timeout=30)
+        return self.server.client(timeout=30)
 
     def create(self, doc: dict) -> None:
         with self._client() as c:

@@ -12,6 +12,7 @@ from litestar.testing import TestClient
 
 from dataflow.api import create_app
 from dataflow.settings import Settings
+from tests.auth import auth_settings, sign_in
 from tests.connectors.db_fixtures import (  # noqa: F401  (fixtures: importing registers them)
     pg,
     pg_schema,
@@ -27,7 +28,10 @@ def settings(tmp_path) -> Settings:
     # Frequent checkpoints: offsets are reported (and files published) within a fraction of
     # a second, as in production every few seconds.
     return Settings(
-        data_dir=str(tmp_path / "data"), offsets_report_seconds=0.2, metrics_push_seconds=0.2
+        data_dir=str(tmp_path / "data"),
+        offsets_report_seconds=0.2,
+        metrics_push_seconds=0.2,
+        **auth_settings(),
     )
 
 
@@ -36,6 +40,7 @@ def api(settings) -> Iterator[Api]:
     """The app on a fresh SQLite journal, in this process; its lifespan (run recovery,
     draining shutdown) runs as in `dataflow serve`."""
     with TestClient(app=create_app(settings), timeout=60) as client:
+        sign_in(client)
         yield Api(client)
 
 

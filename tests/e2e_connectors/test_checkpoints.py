@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from litestar.testing import TestClient
 
 from dataflow.api import create_app
+from tests.auth import sign_in
 from tests.e2e_connectors.support import (
     Api,
     Producer,
@@ -60,6 +61,7 @@ def api_without_checkpoints(settings) -> Iterator[Api]:
     moment offsets can reach Kafka."""
     settings = msgspec.structs.replace(settings, offsets_report_seconds=3600)
     with TestClient(app=create_app(settings), timeout=60) as client:
+        sign_in(client)
         yield Api(client)
 
 

@@ -9,7 +9,6 @@ import signal
 from collections import Counter
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from tests.e2e_connectors.support import (
@@ -48,7 +47,7 @@ def server(tmp_path) -> Iterator[ServerProcess]:
 
 @pytest.fixture
 def server_api(server) -> Iterator[Api]:
-    with httpx.Client(base_url=server.url, timeout=30) as client:
+    with server.client(timeout=30) as client:
         yield Api(client)
 
 
