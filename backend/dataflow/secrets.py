@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import msgspec
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from dataflow.processor import Registry
 from dataflow.processor.catalog import config_schema
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 _NAME = re.compile(NAME_PATTERN)
 KEY_ENV = "DATAFLOW_SECRET_KEY"
+KEY_FILE_ENV = "DATAFLOW_SECRET_KEY_FILE"
 
 
 class Secrets(Protocol):
@@ -111,13 +112,26 @@ def substitute(config: Any, lookup: Callable[[str], Any]) -> Any:
     return config
 
 
+def key_file(data_dir: Path) -> Path:
+    """Where the key is read from when DATAFLOW_SECRET_KEY is not set: DATAFLOW_SECRET_KEY_FILE
+    (keep it outside the data directory, so a copy of that directory is not enough to read
+    the secrets), else DATA_DIR/secret.key."""
+    configured = os.environ.get(KEY_FILE_ENV)
+    return Path(configured) if configured else data_dir / "secret.key"
+
+
 def load_key(data_dir: Path) -> bytes:
-    """The Fernet key: DATAFLOW_SECRET_KEY, else a key file made once in the data directory
-    (convenient for a single machine; set the variable in production)."""
+    """The Fernet key: DATAFLOW_SECRET_KEY, else the key file (DATAFLOW_SECRET_KEY_FILE, else
+    one made once in the data directory: convenient on one machine, not for production)."""
     env = os.environ.get(KEY_ENV)
     if env:
         return env.encode()
-    path = data_dir / "secret.key"
+    path = key_file(data_dir)
+    if os.environ.get(KEY_FILE_ENV):
+        try:
+            return path.read_bytes().strip()
+        except OSError as exc:
+            raise SecretError(f"{KEY_FILE_ENV}={path}: {exc.strerror}") from None
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -204,6 +218,25 @@ class SecretStore:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.path)
+
+    def rotate(self, new_key: bytes) -> int:
+        """Re-encrypt every secret with `new_key` (one atomic write of the file); returns how
+        many. From then on only the new key opens them: install it before the next start."""
+        try:
+            new = Fernet(new_key)
+        except ValueError as exc:
+            raise SecretError(f"the new key is not a valid key: {exc}") from exc
+        rotating = MultiFernet([new, self._fernet])
+        with self._lock:
+            entries = {
+                name: msgspec.structs.replace(
+                    entry, token=rotating.rotate(entry.token.encode()).decode()
+                )
+                for name, entry in self._entries.items()
+            }
+            self._entries, self._fernet = entries, new
+            self._save()
+        return len(entries)
 
     def mask(self, text: str) -> str:
         """Text with every stored secret value replaced by ***: for errors and logs."""

@@ -12,6 +12,7 @@ import msgspec
 from dataflow import __version__
 from dataflow.cli.access import add_commands as add_access_commands
 from dataflow.cli.client import add_server_options, client, not_signed_in_hint
+from dataflow.cli.secrets import add_commands as add_secret_commands
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -180,6 +181,7 @@ def parser() -> argparse.ArgumentParser:
     o.set_defaults(func=_openapi)
 
     add_access_commands(sub)
+    add_secret_commands(sub)
     return p
 
 
