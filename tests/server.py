@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -34,10 +35,13 @@ class ServerProcess:
     proc: subprocess.Popen | None = None
     #: An admin API token, signed in through the API once the server answers.
     token: str = ""
+    #: With --tls-cert/--tls-key in args: "https", and `verify` the CA (or cert) to trust.
+    scheme: str = "http"
+    verify: ssl.SSLContext | bool = True
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     @property
     def headers(self) -> dict[str, str]:
@@ -46,7 +50,7 @@ class ServerProcess:
 
     def client(self, **kwargs: Any) -> httpx.Client:
         """An httpx client on the server, signed in as admin."""
-        return httpx.Client(base_url=self.url, headers=self.headers, **kwargs)
+        return httpx.Client(base_url=self.url, headers=self.headers, verify=self.verify, **kwargs)
 
     def start(self, timeout: float = 30) -> ServerProcess:
         # The child writes to its own copy of the descriptor: ours is closed at once.
@@ -75,9 +79,12 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}: {self.log_text()}")
             try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                health = httpx.get(f"{self.url}/health", timeout=1, verify=self.verify)
+                if health.status_code == 200:
                     # The same data directory keeps its users: sign in again on restarts.
-                    with httpx.Client(base_url=self.url, timeout=10) as anonymous:
+                    with httpx.Client(
+                        base_url=self.url, timeout=10, verify=self.verify
+                    ) as anonymous:
                         self.token = token_for(anonymous)
                     return self
             except httpx.HTTPError:

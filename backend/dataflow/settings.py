@@ -63,6 +63,11 @@ class Settings(msgspec.Struct, kw_only=True):
     #: WebSocket from a browser; empty (the default): CORS off, only this server's own pages.
     cors_origins: list[str] = msgspec.field(default_factory=list)
 
+    #: PEM certificate chain and private key: the server speaks HTTPS itself (session
+    #: cookies are then marked Secure). Behind a TLS-terminating proxy, leave both unset.
+    tls_cert: str | None = None
+    tls_key: str | None = None
+
     @property
     def host_names(self) -> list[str]:
         """Every Host header value the server answers to."""

@@ -29,9 +29,19 @@ def _serve(args: argparse.Namespace) -> int:
         flowfiles_dir=args.flowfiles,
         allow_python=True if args.allow_python else None,
         static_dir=args.static_dir,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
     )
+    if bool(settings.tls_cert) != bool(settings.tls_key):
+        print("--tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level=args.log_level
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=args.log_level,
+        ssl_certfile=settings.tls_cert,
+        ssl_keyfile=settings.tls_key,
     )
     return 0
 
@@ -151,6 +161,8 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="enable the python processor (runs arbitrary code)",
     )
+    s.add_argument("--tls-cert", default=None, help="PEM certificate (chain): serve HTTPS")
+    s.add_argument("--tls-key", default=None, help="PEM private key of --tls-cert")
     s.add_argument("--log-level", default="info")
     s.set_defaults(func=_serve)
 
