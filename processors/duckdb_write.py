@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Annotated, Any
 
 import duckdb
@@ -68,8 +67,11 @@ class DuckdbWrite(Sink[DuckdbWriteConfig]):
         self.table = ".".join(map(_quote, self.parts))
         self.columns: list[str] | None = None  # the table's, once known
 
+    def confine(self) -> None:
+        self.allowed_path(self.config.database, "database")
+
     async def open(self) -> None:
-        path = Path(self.config.database)
+        path = self.context.reach.path(self.config.database)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.con = await asyncio.to_thread(duckdb.connect, str(path))
 

@@ -9,7 +9,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import adbc_driver_postgresql.dbapi as adbc_pg
@@ -277,6 +276,10 @@ class LookupJoin(Transform[LookupJoinConfig]):
         ports = ("out", "unmatched") if config.unmatched == "route" else ("out",)
         return (*ports, "failure") if config.on_error == "route" else ports
 
+    def confine(self) -> None:
+        if isinstance(self.config.reference, LookupFile):
+            self.allowed_path(self.config.reference.path, "reference.path")
+
     def output_schema(self, inputs: Mapping[str, pa.Schema]) -> Mapping[str, pa.Schema] | None:
         schema = inputs.get("in")
         if schema is None:
@@ -335,7 +338,7 @@ class LookupJoin(Transform[LookupJoinConfig]):
         c = self.config
         ref = c.reference
         if isinstance(ref, LookupFile):
-            path = Path(ref.path)
+            path = self.context.reach.path(ref.path)  # inside the server's file roots
             parquet = ref.format == "parquet" or (
                 ref.format == "auto" and path.suffix.lower() in (".parquet", ".pq")
             )

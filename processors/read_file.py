@@ -14,7 +14,7 @@ import pyarrow.json as pjson
 import pyarrow.parquet as pq
 
 from dataflow.processor import ProcessorConfig, ProcessorSpec, SchemaError, Source, ui
-from dataflow.processor.files import GlobTooLarge, bounded_glob
+from dataflow.processor.files import GlobTooLarge
 from dataflow_processors import _text
 from dataflow_processors._fields import BatchSize
 
@@ -149,13 +149,17 @@ class ReadFile(Source[ReadFileConfig]):
 
     # -- schemas -----------------------------------------------------------------------
     def files(self) -> list[str]:
-        # Bounded: a pattern over a huge tree or a symlink loop ends with a clear error.
-        return bounded_glob(self.config.path)
+        # Bounded (a huge tree or a symlink loop ends with a clear error) and confined to
+        # the server's file roots, each match included.
+        return self.context.reach.glob(self.config.path)
+
+    def confine(self) -> None:
+        self.allowed_path(self.config.path, "path", pattern=True)
 
     def output_schema(self, inputs: Mapping[str, pa.Schema]) -> Mapping[str, pa.Schema] | None:
         try:
             files = self.files()
-        except GlobTooLarge as exc:
+        except (GlobTooLarge, PermissionError) as exc:
             raise SchemaError(str(exc), field="path") from exc
         if not files:
             return None  # files may land later

@@ -357,6 +357,10 @@ class WriteFile(Sink[WriteFileConfig]):
         run = (self.context.run_id or "run").replace("/", "_")
         return f"{self.root}/{STAGING}/{run}/{self.context.node_id.replace('/', '_')}"
 
+    def confine(self) -> None:
+        if remote(self.config) is None:
+            self.allowed_path(str(local_directory(self.config.directory)), "directory")
+
     async def open(self) -> None:
         await asyncio.to_thread(self._open)
 
@@ -374,6 +378,8 @@ class WriteFile(Sink[WriteFileConfig]):
             return
         found = remote(self.config)
         if found is None:
+            # Inside the server's file roots (symlinks resolved): refused otherwise.
+            self.context.reach.path(str(local_directory(self.config.directory)))
             self.root = str(local_directory(self.config.directory))
         else:
             self.fs, self.root = found

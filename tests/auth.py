@@ -6,6 +6,8 @@ tested in tests/security); everything else about authentication is as in product
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,15 +24,28 @@ FAST_HASHING: dict[str, Any] = {
 }
 
 
+#: Test flows read and write under the temporary directory and read fixtures of the repo.
+TEST_FILE_ROOTS = [tempfile.gettempdir(), str(Path(__file__).resolve().parents[1])]
+
+
 def auth_settings() -> dict[str, Any]:
     """Settings fields for a test app: Settings(**auth_settings(), ...). Litestar's test
     client calls itself testserver.local, a Host the server must then allow."""
-    return {"admin_password": ADMIN_PASSWORD, "allowed_hosts": ["testserver.local"], **FAST_HASHING}
+    return {
+        "admin_password": ADMIN_PASSWORD,
+        "allowed_hosts": ["testserver.local"],
+        "file_roots": TEST_FILE_ROOTS,
+        **FAST_HASHING,
+    }
 
 
 def auth_env() -> dict[str, str]:
     """The same for a `dataflow serve` process, as DATAFLOW_* variables."""
-    env = {"admin_password": ADMIN_PASSWORD, **FAST_HASHING}
+    env = {
+        "admin_password": ADMIN_PASSWORD,
+        "file_roots": ",".join(TEST_FILE_ROOTS),
+        **FAST_HASHING,
+    }
     return {f"DATAFLOW_{k.upper()}": str(v) for k, v in env.items()}
 
 

@@ -9,6 +9,8 @@ from typing import Annotated, Any
 
 import msgspec
 
+from dataflow.processor.reach import Reach
+
 
 class Settings(msgspec.Struct, kw_only=True):
     host: str = "127.0.0.1"
@@ -63,6 +65,17 @@ class Settings(msgspec.Struct, kw_only=True):
     #: WebSocket from a browser; empty (the default): CORS off, only this server's own pages.
     cors_origins: list[str] = msgspec.field(default_factory=list)
 
+    #: Directories flows may read and write (after `..` and symlinks are resolved); a path
+    #: elsewhere is a validation error and is refused at run time. Empty (the default): the
+    #: data directory and the flowfiles directory. From the environment: comma-separated.
+    file_roots: list[str] = msgspec.field(default_factory=list)
+    #: Hosts the HTTP processors (http_poll, http_post, websocket_subscribe) may call: names,
+    #: `*.example.com`, IP addresses or CIDR networks. None (the default): any host.
+    http_allowed_hosts: list[str] | None = None
+    #: Directory entries and seconds one glob (read_file's path) may take.
+    glob_max_entries: Annotated[int, msgspec.Meta(ge=1, le=100_000_000)] = 100_000
+    glob_max_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 10.0
+
     #: PEM certificate chain and private key: the server speaks HTTPS itself (session
     #: cookies are then marked Secure). Behind a TLS-terminating proxy, leave both unset.
     tls_cert: str | None = None
@@ -75,6 +88,18 @@ class Settings(msgspec.Struct, kw_only=True):
         if self.host not in ("", "0.0.0.0", "::"):
             names.append(self.host)
         return sorted(set(names))
+
+    def reach(self) -> Reach:
+        """What flows on this server may touch (processors get it through their Context)."""
+        roots = self.file_roots or [self.data_dir, *filter(None, [self.flowfiles_dir])]
+        return Reach(
+            file_roots=tuple(Path(r).resolve() for r in roots),
+            http_hosts=tuple(self.http_allowed_hosts)
+            if self.http_allowed_hosts is not None
+            else None,
+            glob_max_entries=self.glob_max_entries,
+            glob_max_seconds=self.glob_max_seconds,
+        )
 
     @property
     def data_path(self) -> Path:
@@ -90,7 +115,7 @@ class Settings(msgspec.Struct, kw_only=True):
         if env is None:
             env = os.environ
         raw: dict[str, Any] = {}
-        lists = {"allowed_hosts", "cors_origins"}
+        lists = {"allowed_hosts", "cors_origins", "file_roots", "http_allowed_hosts"}
         for name in cls.__struct_fields__:
             value = env.get(f"DATAFLOW_{name.upper()}")
             if value is not None:

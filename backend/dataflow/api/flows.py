@@ -57,7 +57,7 @@ def envelope(state: FlowState) -> FlowEnvelope:
 def decode_document(services: Services, data: Any, *, strict: bool) -> Flow:
     """A flow from a request body; structural errors always reject, graph errors only when
     `strict` (imports), since a design saved from the canvas may be unfinished."""
-    checked = check_document(data, services.registry, services.secrets)
+    checked = check_document(data, services.registry, services.secrets, services.reach)
     flow, report = checked.flow, checked.report
     if flow is None:
         raise invalid(report.errors)
@@ -114,7 +114,7 @@ class FlowController(Controller):
     @post("/validate", status_code=200, operation_id="validate_flow")
     async def validate(self, services: Services, data: FlowBody) -> ValidationReport:
         """Validate any document; nothing is stored."""
-        return check_document(data, services.registry, services.secrets).report
+        return check_document(data, services.registry, services.secrets, services.reach).report
 
     @get("/{flow_id:str}", operation_id="get_flow")
     async def get_flow(self, services: Services, flow_id: str) -> Response[FlowEnvelope]:
@@ -205,4 +205,4 @@ class FlowController(Controller):
     @get("/{flow_id:str}/validation", operation_id="get_validation")
     async def validation(self, services: Services, flow_id: str) -> ValidationReport:
         state = await services.flows.get(flow_id)
-        return check_flow(state.flow, services.registry, services.secrets).report
+        return check_flow(state.flow, services.registry, services.secrets, services.reach).report

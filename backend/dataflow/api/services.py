@@ -11,6 +11,7 @@ from dataflow.events.flows import FlowStore
 from dataflow.events.journal import Journal
 from dataflow.events.projections import FlowListProjection
 from dataflow.processor import Registry
+from dataflow.processor.reach import Reach
 from dataflow.runtime.runs import RunManager
 from dataflow.secrets import SecretStore
 from dataflow.security import AccessStore
@@ -28,6 +29,10 @@ class Services:
     secrets: SecretStore
     access: AccessStore
     login_guard: LoginGuard
+
+    @property
+    def reach(self) -> Reach:
+        return self.runs.reach
 
 
 def provide_services(state: State) -> Services:

@@ -15,7 +15,16 @@ from dataflow.graph.issues import Column, Issue, NodePorts, ValidationReport, ms
 from dataflow.graph.plan import FlowPlan, NodePlan
 from dataflow.migrations import migrate
 from dataflow.model import MAX_DOCUMENT_DEPTH, Edge, Flow, Node, nesting_depth
-from dataflow.processor import Processor, ProcessorConfig, Registry, SchemaError, Sink, Source
+from dataflow.processor import (
+    Context,
+    Processor,
+    ProcessorConfig,
+    Registry,
+    SchemaError,
+    Sink,
+    Source,
+)
+from dataflow.processor.reach import Reach
 from dataflow.secrets import Secrets, find_refs, secret_fields, substitute
 
 
@@ -41,7 +50,9 @@ class Checked:
     plan: FlowPlan | None = None
 
 
-def check_document(doc: Any, registry: Registry, secrets: Secrets | None = None) -> Checked:
+def check_document(
+    doc: Any, registry: Registry, secrets: Secrets | None = None, reach: Reach | None = None
+) -> Checked:
     """Check raw JSON (bytes or decoded): structural errors of every node and edge, then the
     graph rules. The document is decoded once, here."""
     if isinstance(doc, bytes | str):
@@ -91,13 +102,16 @@ def check_document(doc: Any, registry: Registry, secrets: Secrets | None = None)
     if errors or flow is None:
         return Checked(flow=None, report=_report(errors, []))
     flow.nodes, flow.edges = nodes, edges
-    return check_flow(flow, registry, secrets)
+    return check_flow(flow, registry, secrets, reach)
 
 
-def check_flow(flow: Flow, registry: Registry, secrets: Secrets | None = None) -> Checked:
+def check_flow(
+    flow: Flow, registry: Registry, secrets: Secrets | None = None, reach: Reach | None = None
+) -> Checked:
     """Every problem of a decoded flow, and its plan when there is none; with `secrets`,
-    references to unknown secrets are problems too."""
-    return _Validator(flow, registry, secrets).run()
+    references to unknown secrets are problems too; with `reach`, what the nodes would touch
+    outside the server's file roots and allowed hosts."""
+    return _Validator(flow, registry, secrets, reach).run()
 
 
 def validate_document(
@@ -122,10 +136,13 @@ def _raw_id(raw: Any, key: str) -> dict[str, str]:
 
 
 class _Validator:
-    def __init__(self, flow: Flow, registry: Registry, secrets: Secrets | None):
+    def __init__(
+        self, flow: Flow, registry: Registry, secrets: Secrets | None, reach: Reach | None
+    ):
         self.flow = flow
         self.registry = registry
         self.secrets = secrets
+        self.reach = reach or Reach()
         self.errors: list[Issue] = []
         self.warnings: list[Issue] = []
         self.node_index = {n.id: i for i, n in enumerate(flow.nodes)}
@@ -212,6 +229,24 @@ class _Validator:
                 issue = msgspec_issue(exc, f"nodes[{i}].config", node_id=node.id)
                 issue.message = f"{node.type} in node {node.id!r}: {issue.message}"
                 self.errors.append(issue)
+                continue
+            self.check_reach(i, node, cls, self.configs[node.id])
+
+    def instance(self, node: Node, cls: type[Processor], config: ProcessorConfig) -> Processor:
+        """A processor for design-time questions, seeing the server's reach."""
+        return cls(config, Context(node_id=node.id, reach=self.reach))
+
+    def check_reach(
+        self, i: int, node: Node, cls: type[Processor], config: ProcessorConfig
+    ) -> None:
+        try:
+            self.instance(node, cls, config).confine()
+        except SchemaError as exc:
+            path = f"nodes[{i}].config.{exc.field}" if exc.field else f"nodes[{i}]"
+            self.error(
+                path, "not_allowed", f"{node.type} in node {node.id!r}: {exc.message}",
+                node_id=node.id,
+            )  # fmt: skip
 
     def check_delivery(self) -> None:
         if self.flow.settings.delivery != "exactly_once":
@@ -387,7 +422,7 @@ class _Validator:
             i = self.node_index[node_id]
             node = self.flow.nodes[i]
             try:
-                schemas = cls(config).output_schema(inputs)
+                schemas = self.instance(node, cls, config).output_schema(inputs)
             except SchemaError as exc:
                 path = f"nodes[{i}].config.{exc.field}" if exc.field else f"nodes[{i}]"
                 self.error(

@@ -14,6 +14,7 @@ import msgspec
 import pyarrow as pa
 
 from dataflow.processor.config import ProcessorConfig
+from dataflow.processor.reach import Reach
 from dataflow.processor.spec import ProcessorSpec
 
 C = TypeVar("C", bound=ProcessorConfig)
@@ -45,6 +46,8 @@ class Context:
     delivery: Literal["at_least_once", "exactly_once"] = "at_least_once"
     #: Set by the engine: counts a problem in the node's metrics (errors, last_error).
     on_problem: Callable[[str], None] | None = None
+    #: The files and hosts the server lets flows touch (no limit outside a server).
+    reach: Reach = field(default_factory=Reach)
 
     def problem(self, message: str) -> None:
         """A problem the processor handles itself (a lost server it reconnects to, a request
@@ -92,6 +95,30 @@ class Processor(Generic[C]):
         if config.on_error == "route" and "failure" not in outs:
             outs = (*outs, "failure")
         return outs
+
+    def confine(self) -> None:
+        """Design-time check of what the node would touch against the server's reach (its
+        context's): raise SchemaError naming the field for a path outside the file roots or
+        a host not allowed. Called on every node when a flow is validated; the processor
+        checks again when it opens the file or URL (`self.context.reach`)."""
+
+    def allowed_path(self, value: str, field: str, *, pattern: bool = False) -> None:
+        """For confine(): SchemaError on `field` when `value` (a glob with `pattern`) lies
+        outside the file roots."""
+        try:
+            if pattern:
+                self.context.reach.pattern(value)
+            else:
+                self.context.reach.path(value)
+        except PermissionError as exc:
+            raise SchemaError(str(exc), field=field) from exc
+
+    def allowed_url(self, value: str, field: str) -> None:
+        """For confine(): SchemaError on `field` when the URL's host is not allowed."""
+        try:
+            self.context.reach.url(value)
+        except PermissionError as exc:
+            raise SchemaError(str(exc), field=field) from exc
 
     def output_schema(self, inputs: Mapping[str, pa.Schema]) -> Mapping[str, pa.Schema] | None:
         """Schemas emitted per output port given the input schemas; None when unknown.

@@ -13,6 +13,7 @@ from typing import Any
 from dataflow.graph import FlowPlan, Issue, check_flow
 from dataflow.model import Flow, new_id
 from dataflow.processor.base import Context, Processor
+from dataflow.processor.reach import Reach
 from dataflow.processor.registry import Registry
 from dataflow.runtime.checkpoints import (
     Checkpoint,
@@ -55,6 +56,8 @@ class RunContext:
     allow_python: bool = False
     #: Records kept per edge for the data preview; 0 turns sampling off.
     sample_size: int = 200
+    #: What the run's processors may touch (file roots, hosts); no limit by default.
+    reach: Reach = field(default_factory=Reach)
     #: Node loggers are its children, named by node id.
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("dataflow.run"))
 
@@ -167,7 +170,7 @@ class FlowRun:
     ) -> FlowRun:
         """Check the flow and run its plan; FlowBuildError carries the first validation
         error (the whole report is on `.issues`). With `secrets`, references resolve."""
-        checked = check_flow(flow, registry, secrets)
+        checked = check_flow(flow, registry, secrets, (context or RunContext()).reach)
         if checked.plan is None:
             raise FlowBuildError.from_issues(checked.report.errors)
         return cls(
@@ -191,6 +194,7 @@ class FlowRun:
                 allow_python=self.context.allow_python,
                 logger=self.context.logger.getChild(node.id),
                 delivery=plan.flow.settings.delivery,
+                reach=self.context.reach,
             )
             try:
                 processors[node.id] = step.cls(step.config, ctx)

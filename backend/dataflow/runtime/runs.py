@@ -96,6 +96,7 @@ class RunManager:
         self.flows = flows
         self.registry = registry
         self.settings = settings
+        self.reach = settings.reach()
         self._runs: dict[str, _Run] = {}  # flow id -> its latest run, if this server runs it
         self._locks: dict[str, asyncio.Lock] = {}
         self._subscribers: dict[str, set[asyncio.Queue[LiveMessage]]] = {}
@@ -134,7 +135,7 @@ class RunManager:
             if self.is_active(flow_id):
                 raise InvalidTransition("start", self.state_of(flow_id), flow_id)
             state = await self.flows.get(flow_id)
-            checked = check_flow(state.flow, self.registry, self.secrets)
+            checked = check_flow(state.flow, self.registry, self.secrets, self.reach)
             if checked.plan is None:
                 raise FlowNotRunnable(flow_id, checked.report.errors)
             created = await self.store.create(flow_id, state.version)
@@ -159,12 +160,13 @@ class RunManager:
             data_dir=self.settings.data_path,
             allow_python=self.settings.allow_python,
             sample_size=self.settings.sample_size,
+            reach=self.reach,
         )
         run.finished = asyncio.Event()
         flow = plan.flow if isinstance(plan, FlowPlan) else plan
         try:
             if not isinstance(plan, FlowPlan):  # a recovered run: its version is checked again
-                checked = check_flow(plan, self.registry, self.secrets)
+                checked = check_flow(plan, self.registry, self.secrets, self.reach)
                 if checked.plan is None:
                     raise FlowBuildError.from_issues(checked.report.errors)
                 plan = checked.plan
