@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from dataflow.processor import ProcessorConfig, ui
+from dataflow.processor.reach import Reach
 
 #: Longest wait between two attempts, whatever the backoff or a server's Retry-After says.
 MAX_BACKOFF_SECONDS = 60.0
@@ -81,11 +82,18 @@ class HttpConnectionConfig(ProcessorConfig, kw_only=True):
             headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
         return headers
 
-    def client(self) -> httpx.AsyncClient:
+    def client(self, reach: Reach) -> httpx.AsyncClient:
+        """A client whose every request, redirects and next-page links included, goes only
+        to hosts the server's reach allows (HostNotAllowed otherwise)."""
+
+        async def allowed(request: httpx.Request) -> None:
+            reach.url(str(request.url))
+
         return httpx.AsyncClient(
             headers=self.request_headers(),
             timeout=self.timeout_seconds,
             follow_redirects=True,
+            event_hooks={"request": [allowed]},
         )
 
     def backoff(self, attempt: int, retry_after: float | None = None) -> float:

@@ -175,8 +175,11 @@ class HttpPoll(Source[HttpPollConfig]):
     def restore(self, offset: Any) -> None:
         self._since = (offset or {}).get("since")
 
+    def confine(self) -> None:
+        self.allowed_url(self.config.url, "url")
+
     async def open(self) -> None:
-        self._client = self.config.client()
+        self._client = self.config.client(self.context.reach)
 
     async def close(self) -> None:
         if self._client is not None:

@@ -74,8 +74,11 @@ class HttpPost(Sink[HttpPostConfig]):
         super().__init__(*args, **kwargs)
         self._client: httpx.AsyncClient | None = None
 
+    def confine(self) -> None:
+        self.allowed_url(self.config.url, "url")
+
     async def open(self) -> None:
-        self._client = self.config.client()
+        self._client = self.config.client(self.context.reach)
 
     async def close(self) -> None:
         if self._client is not None:

@@ -144,8 +144,12 @@ class WebsocketSubscribe(Source[WebsocketSubscribeConfig]):
             if good is not None:
                 yield good
 
+    def confine(self) -> None:
+        self.allowed_url(self.config.url, "url")
+
     async def _connect(self) -> None:
         cfg = self.config
+        self.context.reach.url(cfg.url)  # HostNotAllowed: fails the run, never retried
         self._ws = await connect(
             cfg.url, additional_headers=cfg.request_headers(), open_timeout=cfg.timeout_seconds
         )
@@ -157,6 +161,8 @@ class WebsocketSubscribe(Source[WebsocketSubscribeConfig]):
     def _failed(self, exc: BaseException, attempt: int) -> float:
         """The wait before the next connect, or raise when trying again cannot help."""
         cfg = self.config
+        if isinstance(exc, PermissionError):  # a host the server does not allow
+            raise exc
         reason = describe_error(exc)
         if isinstance(exc, InvalidStatus):
             status = exc.response.status_code

@@ -566,3 +566,35 @@ def test_without_a_node_credential_only_an_operator_token_may_send(server):
     assert httpx.post(url, json={"id": 2}, headers=operator).status_code == 202
     server.http.post("/api/v1/flows/open/stop")
     assert server.sink_rows("open") == [{"id": 2}]
+
+
+# -- hosts the HTTP processors may call (against server-side request forgery) ---------------
+async def test_http_processors_call_only_allowed_hosts_redirects_included(mini_http):
+    from dataflow.graph import check_document
+    from dataflow.processor import default_registry
+    from dataflow.processor.reach import Reach
+    from dataflow.runtime import RunContext
+
+    inner = await mini_http(lambda r: (200, [{"secret": "internal"}]))
+    outer = await mini_http(lambda r: (302, "", {"Location": f"{inner.url}/admin"}))
+    port = outer.url.rsplit(":", 1)[1]
+    reach = Reach(http_hosts=("localhost",))  # the outer server, by name; 127.0.0.1 is not
+    refused = flow_of({"id": "poll", "type": "http_poll", "config": {"url": f"{inner.url}/x"}})
+    refused["name"] = "probe"
+    report = check_document(refused, default_registry(), reach=reach).report
+    [error] = [e for e in report.errors if e.code == "not_allowed"]
+    assert error.path == "nodes[0].config.url" and "http_allowed_hosts" in error.message
+    # Allowed at design time, but its redirect leads to a host that is not: refused then.
+    config = {"url": f"http://localhost:{port}/start", "once": True}
+    result = await run_flow(
+        flow_of({"id": "poll", "type": "http_poll", "config": config}),
+        registry_with(HttpPoll),
+        context=RunContext(reach=reach),
+    )
+    assert result.state == "failed"
+    assert "is not one the server lets flows call" in (result.error or "")
+    assert inner.seen == []  # the internal server was never reached
+    cidr = Reach(http_hosts=("10.0.0.0/8", "*.example.com"))
+    assert cidr.url("http://10.1.2.3/x") and cidr.url("https://api.example.com/x")
+    with pytest.raises(PermissionError):
+        cidr.url("http://169.254.169.254/latest/meta-data")
