@@ -17,6 +17,7 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
+from dataflow.events.actor import current_actor
 from dataflow.security import Identity, Role, allows
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
                     f"missing or wrong {CSRF_HEADER} header: the editor sends the token it got "
                     "at sign-in (GET /api/v1/auth/me gives it again)"
                 )
+        current_actor.set(identity.actor)  # every event this request journals names them
         return AuthenticationResult(user=identity, auth=token)
 
 

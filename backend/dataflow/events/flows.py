@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 
+from dataflow.events.actor import SYSTEM, with_actor
 from dataflow.events.diff import FlowDiff, MergeConflict, diff_flows, events_between, merge
 from dataflow.events.flow_events import (
     FlowCreated,
@@ -93,6 +94,8 @@ class VersionInfo(msgspec.Struct, kw_only=True):
 class HistoryEntry(msgspec.Struct, kw_only=True):
     """One journal event of a flow: the audit trail."""
 
+    #: Who caused it: a user, "user (token NAME)", or "dataflow" for the server's own work.
+    actor: str = SYSTEM
     flow_version: int
     stream_version: int
     position: int
@@ -246,6 +249,7 @@ class FlowStore:
     async def history(self, flow_id: str, *, include_deleted: bool = False) -> list[HistoryEntry]:
         return [
             HistoryEntry(
+                actor=recorded.metadata.get("actor", SYSTEM),
                 flow_version=recorded.metadata["flow_version"],
                 stream_version=recorded.version,
                 position=recorded.position,
@@ -409,7 +413,7 @@ def _current(state: FlowState) -> FlowState:
 
 
 def _metadata(version: int) -> dict[str, Any]:
-    return {"flow_version": version, "format_version": FORMAT_VERSION}
+    return with_actor({"flow_version": version, "format_version": FORMAT_VERSION})
 
 
 def _save_metadata(

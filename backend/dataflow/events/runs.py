@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
+from dataflow.events.actor import SYSTEM, with_actor
 from dataflow.events.flows import HistoryEntry
 from dataflow.events.journal import EventData, Journal, RecordedEvent
 from dataflow.events.run_events import (
@@ -140,6 +141,7 @@ class RunStore:
             for recorded in await self.journal.read(stream_name(run_id)):
                 entries.append(
                     HistoryEntry(
+                        actor=recorded.metadata.get("actor", SYSTEM),
                         flow_version=recorded.metadata.get("flow_version", 0),
                         stream_version=recorded.version,
                         position=recorded.position,
@@ -190,4 +192,6 @@ def _encode(status: RunStatus, event: RunEvent) -> EventData:
         "run_id": status.run_id,
         "flow_version": status.flow_version,
     }
-    return EventData(type=type(event).__name__, data=msgspec.json.encode(event), metadata=metadata)
+    return EventData(
+        type=type(event).__name__, data=msgspec.json.encode(event), metadata=with_actor(metadata)
+    )

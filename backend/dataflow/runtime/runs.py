@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from dataflow.events.actor import as_system
 from dataflow.events.flows import FlowStore, HistoryEntry
 from dataflow.events.journal import Journal
 from dataflow.events.run_events import (
@@ -211,6 +212,7 @@ class RunManager:
         """Turn the engine's end into the run's terminal event. (The engine committed the
         last checkpoint itself before closing the processors: after the end of the data or a
         graceful stop, the final one; at an interruption, the one a restart resumes from.)"""
+        as_system()  # what a running flow journals by itself is the server's doing
         assert run.engine is not None
         try:
             outcome = await run.engine.wait()
@@ -236,6 +238,7 @@ class RunManager:
 
     async def _push_metrics(self, run: _Run) -> None:
         """Push metrics every second; every 30 s also keep them in the journal."""
+        as_system()  # what a running flow journals by itself is the server's doing
         last_event = time.monotonic()
         while not run.finished.is_set():
             await asyncio.sleep(self.settings.metrics_push_seconds)
@@ -254,6 +257,7 @@ class RunManager:
 
         A checkpoint taken while paused completes after resume: this loop then just waits.
         """
+        as_system()  # what a running flow journals by itself is the server's doing
         while not run.finished.is_set():
             await asyncio.sleep(interval)
             engine = run.engine

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import msgspec
 
+from dataflow.events.actor import with_actor
 from dataflow.events.journal import ConcurrencyError, EventData, Journal
 from dataflow.security.access_events import (
     ACCESS_STREAM,
@@ -376,7 +377,10 @@ class AccessStore:
                 if not events:
                     return
                 data = [
-                    EventData(type=type(e).__name__, data=msgspec.json.encode(e)) for e in events
+                    EventData(
+                        type=type(e).__name__, data=msgspec.json.encode(e), metadata=with_actor({})
+                    )
+                    for e in events
                 ]
                 try:
                     await self.journal.append(ACCESS_STREAM, self.version, data)
