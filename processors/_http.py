@@ -319,11 +319,11 @@ def decode_messages(messages: list[bytes]) -> tuple[pa.Table, dict[int, str]]:
         try:
             return _read(b"\n".join(lines), multiline=False), errors
         except pa.ArrowInvalid as exc:
-            text, row = _arrow_message(exc)
+            reason, row = _arrow_message(exc)
             if row is None or row >= len(origin):
                 raise
             bad = origin[row]
-            errors[bad] = text
+            errors[bad] = reason
             keep = [k for k, i in enumerate(origin) if i != bad]
             lines, origin = [lines[k] for k in keep], [origin[k] for k in keep]
     return pa.table({}), errors

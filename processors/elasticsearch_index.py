@@ -63,7 +63,7 @@ def index_names(batch: pa.RecordBatch, config: ElasticsearchIndexConfig) -> pa.A
         else:
             parts.append(text)
     if not any(isinstance(p, pa.Array) for p in parts):
-        return pa.repeat(pa.scalar("".join(parts).lower()), batch.num_rows)  # type: ignore[arg-type]
+        return pa.repeat(pa.scalar("".join(parts).lower()), batch.num_rows)
     return pc.utf8_lower(pc.binary_join_element_wise(*parts, ""))
 
 
@@ -332,7 +332,7 @@ class ElasticsearchIndex(Sink[ElasticsearchIndexConfig]):
             busy: list[int] = []
             for start in range(0, len(pending), cfg.max_records_per_request):
                 chunk = pending.slice(start, cfg.max_records_per_request)
-                body = await asyncio.to_thread(lambda c=chunk: _concat(lines.take(c)))
+                body = await asyncio.to_thread(_concat_rows, lines, chunk)
                 response = await self._request(
                     "POST", "/_bulk", params={"filter_path": FILTER_PATH}, content=body
                 )
@@ -394,6 +394,11 @@ def _concat(lines: pa.Array) -> bytes:
     """The texts end to end in one copy (no per-row Python)."""
     whole = pa.LargeListArray.from_arrays(pa.array([0, len(lines)], pa.int64()), lines)
     return pc.binary_join(whole, pa.scalar("", pa.large_string()))[0].as_buffer().to_pybytes()
+
+
+def _concat_rows(lines: pa.Array, rows: pa.Array) -> bytes:
+    """The texts at `rows` end to end."""
+    return _concat(lines.take(rows))
 
 
 def _literal(name: str) -> str:

@@ -353,8 +353,9 @@ class KafkaConsume(Source[KafkaConsumeConfig]):
 
     async def _fetch(self) -> tuple[list[ConsumerRecord], dict[TopicPartition, int]]:
         """Up to batch_size records, waiting at most linger_ms once the first one arrived."""
-        cfg, records, nexts = self.config, [], {}
-        deadline = None
+        cfg, deadline = self.config, None
+        records: list[ConsumerRecord] = []
+        nexts: dict[TopicPartition, int] = {}
         while len(records) < cfg.batch_size:
             wait = 1.0 if deadline is None else max(deadline - time.monotonic(), 0)
             for tp, msgs in (await self._getmany(wait, cfg.batch_size - len(records))).items():
@@ -459,13 +460,15 @@ METADATA_TYPES = {
 }
 
 
-def _text(values: pa.Array, replace: bool = False, errors: dict[int, str] | None = None):
+def _text(
+    values: pa.Array, replace: bool = False, errors: dict[int, str] | None = None
+) -> pa.Array:
     """Binary as UTF-8 text in one cast; only a batch holding invalid bytes is checked per value."""
     try:
         return values.cast(pa.string())
     except pa.ArrowInvalid:
         pass
-    texts = []
+    texts: list[str | None] = []
     for i, v in enumerate(values.to_pylist()):
         try:
             texts.append(

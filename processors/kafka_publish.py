@@ -484,7 +484,9 @@ class KafkaPublish(Sink[KafkaPublishConfig]):
     def _fill(self, records: Records, rows: list[int]) -> list[tuple[Any, list[int]]]:
         """Produce batches (of max_batch_bytes at most) holding `rows`, with their rows."""
         assert self._producer is not None
-        batches, builder, chunk = [], self._producer.create_batch(), []
+        batches: list[tuple[Any, list[int]]] = []
+        chunk: list[int] = []
+        builder = self._producer.create_batch()
         for i in rows:
             key = records.keys[i] if records.keys else None
             headers = records.headers[i] if records.headers else []

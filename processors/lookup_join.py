@@ -410,9 +410,9 @@ class LookupJoin(Transform[LookupJoinConfig]):
                         )
                         # Try again at the next batch rather than after a whole interval.
                         self.loaded_at = self.clock() - refresh
-                        return self.table  # type: ignore[return-value]
+                        return self.table
                     self.loaded_at = self.clock()
-        return self.table  # type: ignore[return-value]
+        return self.table
 
     # -- the stream ----------------------------------------------------------------------
     def transform(self, batch: pa.RecordBatch) -> dict[str, pa.Table | pa.RecordBatch]:

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from typing import Annotated, Any, Literal, TypeVar
 
 import adbc_driver_manager
@@ -163,14 +163,12 @@ class PostgresQuery(Source[PostgresQueryConfig]):
                 return
             await asyncio.sleep(started + cfg.interval_seconds - time.monotonic())
 
-    async def _poll(self) -> AsyncIterator[pa.RecordBatch]:
+    async def _poll(self) -> AsyncGenerator[pa.RecordBatch]:
         """One run of the query; a lost connection is retried from the last row emitted."""
         cfg, down_since, wait = self.config, None, max(self.config.retry_backoff_seconds, 0.1)
         while True:
             try:
-                if self.conn is None:
-                    self.conn = await asyncio.to_thread(self._connect)
-                cursor = self.conn.cursor()
+                cursor = (await self._connection()).cursor()
                 try:
                     await _in_thread(cursor, cursor.execute, self._statement())
                     reader = cursor.fetch_record_batch()
@@ -216,6 +214,12 @@ class PostgresQuery(Source[PostgresQueryConfig]):
             .format(query, past, col)
             .as_string(None)
         )
+
+    async def _connection(self) -> adbc_pg.Connection:
+        """The open connection, connecting again after a loss."""
+        if self.conn is None:
+            self.conn = await asyncio.to_thread(self._connect)
+        return self.conn
 
     def _connect(self) -> adbc_pg.Connection:
         try:

@@ -215,7 +215,9 @@ class PostgresWrite(Sink[PostgresWriteConfig]):
 
     def output_schema(self, inputs: Mapping[str, pa.Schema]) -> Mapping[str, pa.Schema]:
         schema = inputs.get("in")
-        missing = [k for k in self.config.key_columns if schema and k not in schema.names]
+        if not schema:  # not known yet (or no columns): nothing to check against
+            return {}
+        missing = [k for k in self.config.key_columns if k not in schema.names]
         if missing:
             raise SchemaError(
                 f"key column {missing[0]!r} is not in the input "
@@ -285,7 +287,9 @@ class PostgresWrite(Sink[PostgresWriteConfig]):
         self._copy(cur, sql.Identifier("dataflow_upsert"), cols, batch)
         cur.execute(self._merge(names, sql.Identifier("dataflow_upsert"), sql.SQL("TRUE")))
 
-    def _merge(self, names: list[str], source: sql.Composable, where: sql.Composable) -> sql.SQL:
+    def _merge(
+        self, names: list[str], source: sql.Composable, where: sql.Composable
+    ) -> sql.Composed:
         """INSERT INTO the table the rows of `source` that match `where`: appended in arrival
         order (insert), or the last row of each key inserted or updating (upsert)."""
         cfg = self.config

@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.typing import XReadGroupResponse
 
 from dataflow.processor import ProcessorConfig, ProcessorSpec, Source, ui
 from dataflow_processors._fields import Password, RedisUrl, check_redis_url, redis_server
@@ -91,6 +92,17 @@ def _id_key(entry_id: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
+def _stream_entries(reply: XReadGroupResponse) -> list[tuple[str, dict[str, str] | None]]:
+    """The entries of the one stream read. redis-py types the reply of every response shape;
+    the client keeps its default legacy (RESP2-shaped) responses, [[stream, [(id, fields),
+    ...]]], empty when nothing came."""
+    if not reply:
+        return []
+    assert isinstance(reply, list), f"XREADGROUP reply is not RESP2's list: {reply!r}"
+    entries: list[tuple[str, dict[str, str] | None]] = reply[0][1]
+    return entries
+
+
 class RedisStream(Source[RedisStreamConfig]):
     spec = ProcessorSpec(
         name="redis_stream",
@@ -105,7 +117,7 @@ class RedisStream(Source[RedisStreamConfig]):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.client: aioredis.Redis | None = None
+        self._client: aioredis.Redis | None = None
         self.consumer = self.config.consumer or self.context.node_id
         # Ids delivered downstream and not yet acked, in delivery order, which is id order:
         # pending entries come back oldest first, new ones are newer than all of those.
@@ -117,23 +129,29 @@ class RedisStream(Source[RedisStreamConfig]):
         pending list is the durable position, so restore() has nothing to do."""
         return None if self.last == "0" else self.last
 
+    @property
+    def client(self) -> aioredis.Redis:
+        if self._client is None:
+            raise RuntimeError(f"redis_stream in node '{self.context.node_id}': used before open()")
+        return self._client
+
     async def open(self) -> None:
         # A read blocks up to block_ms; longer than that plus slack, the connection is dead.
-        self.client = self.config.client(socket_timeout=self.config.block_ms / 1000 + 10)
+        self._client = self.config.client(socket_timeout=self.config.block_ms / 1000 + 10)
         try:
             await self._ensure_group()  # an unreachable server fails the start, clearly
         except UNREACHABLE as exc:
-            await self.client.aclose()
+            await self._client.aclose()
             raise ConnectionError(
                 f"cannot connect to Redis at {self.config.server}: {exc}"
             ) from exc
 
     async def close(self) -> None:
-        if self.client is not None:
-            await self.client.aclose()
+        if self._client is not None:
+            await self._client.aclose()
 
     async def commit(self, offset: Any) -> None:
-        if not offset or self.client is None:
+        if not offset or self._client is None:
             return
         done = bisect.bisect_right(self.unacked, _id_key(offset), key=_id_key)
         if not done:
@@ -181,7 +199,7 @@ class RedisStream(Source[RedisStreamConfig]):
                 await self._ensure_group()  # the stream was deleted, or Redis restarted empty
                 continue
             down_since, wait = None, max(cfg.retry_backoff_seconds, 0.1)
-            entries = reply[0][1] if reply else []
+            entries = _stream_entries(reply)
             if not entries:
                 pending = False
                 continue
@@ -195,7 +213,9 @@ class RedisStream(Source[RedisStreamConfig]):
         # per-entry step, and there is no columnar reply to avoid it with.
         fields = [f or {} for _, f in entries]  # None: a pending entry deleted from the stream
         names = dict.fromkeys(k for f in fields for k in f if k != self.config.id_column)
-        columns = {self.config.id_column: [entry_id for entry_id, _ in entries]}
+        columns: dict[str, list[str | None]] = {
+            self.config.id_column: [entry_id for entry_id, _ in entries]
+        }
         columns.update({name: [f.get(name) for f in fields] for name in names})
         return pa.RecordBatch.from_pydict(
             columns, schema=pa.schema([(name, pa.string()) for name in columns])

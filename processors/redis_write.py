@@ -101,26 +101,32 @@ class RedisWrite(Sink[RedisWriteConfig]):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.template = parse_template(self.config.key)
-        self.client: aioredis.Redis | None = None
+        self._client: aioredis.Redis | None = None
 
     def output_schema(self, inputs: Mapping[str, pa.Schema]) -> Mapping[str, pa.Schema]:
         if (schema := inputs.get("in")) is not None and (problem := self._missing(schema)):
             raise SchemaError(problem[1], field=problem[0])
         return {}
 
+    @property
+    def client(self) -> aioredis.Redis:
+        if self._client is None:
+            raise RuntimeError(f"redis_write in node '{self.context.node_id}': used before open()")
+        return self._client
+
     async def open(self) -> None:
-        self.client = self.config.client(socket_timeout=30)
+        self._client = self.config.client(socket_timeout=30)
         try:
-            await self.client.ping()  # an unreachable server fails the start, clearly
+            await self._client.ping()  # an unreachable server fails the start, clearly
         except UNREACHABLE as exc:
-            await self.client.aclose()
+            await self._client.aclose()
             raise ConnectionError(
                 f"cannot connect to Redis at {self.config.server}: {exc}"
             ) from exc
 
     async def close(self) -> None:
-        if self.client is not None:
-            await self.client.aclose()
+        if self._client is not None:
+            await self._client.aclose()
 
     async def write_async(self, batch: pa.RecordBatch) -> None:
         cfg = self.config

@@ -89,7 +89,16 @@ class StreamJoinConfig(ProcessorConfig, kw_only=True):
         """(key columns, time column) of one input."""
         if side == "left":
             return self.key_columns, self.time_column
-        return self.right_key_columns, self.right_time_column  # type: ignore[return-value]
+        return self.right_keys, self.right_time
+
+    # __post_init__ fills the right side's empty settings in; these read them as filled.
+    @property
+    def right_keys(self) -> list[str]:
+        return self.key_columns if self.right_key_columns is None else self.right_key_columns
+
+    @property
+    def right_time(self) -> str:
+        return self.time_column if self.right_time_column is None else self.right_time_column
 
 
 class StreamJoinState(msgspec.Struct, kw_only=True):
@@ -168,7 +177,7 @@ class StreamJoin(Transform[StreamJoinConfig]):
     def right_names(self, left: pa.Schema, right: pa.Schema) -> list[tuple[str, str]]:
         """(right column, output name) of the right columns that go out."""
         taken = set(left.names)
-        skip = {*self.config.right_key_columns, *INTERNAL}  # type: ignore[misc]
+        skip = {*self.config.right_keys, *INTERNAL}
         return [
             (n, self.config.right_prefix + n if n in taken else n)
             for n in right.names
@@ -198,7 +207,7 @@ class StreamJoin(Transform[StreamJoinConfig]):
         outputs = []
         if self.buffers[other] is not None and rows.num_rows:
             # Null keys and times match nothing, as in SQL.
-            matches = self.join(rows, self.buffers[other], port)  # type: ignore[arg-type]
+            matches = self.join(rows, self.buffers[other], port)
             outputs.append(matches.drop_columns(["__df_ls", "__df_rs"]))
             if self.config.how == "left":
                 matched = matches.column("__df_ls")
@@ -230,7 +239,7 @@ class StreamJoin(Transform[StreamJoinConfig]):
         """Matches of the incoming rows (one side) in the other side's buffer, in arrival
         order, with both sides' arrival numbers (__df_ls, __df_rs)."""
         left, right = (rows, buffer) if port == "left" else (buffer, rows)
-        pairs = zip(self.config.key_columns, self.config.right_key_columns, strict=True)  # type: ignore[arg-type]
+        pairs = zip(self.config.key_columns, self.config.right_keys, strict=True)
         on = [f"l.{quote(lk)} = r.{quote(rk)}" for lk, rk in pairs]
         on.append(f"r.__df_t BETWEEN l.__df_t - {self.window} AND l.__df_t + {self.window}")
         select = [f"l.{quote(n)}" for n in left.schema.names if n not in INTERNAL]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Literal, cast
+from typing import Annotated, Literal, TypedDict, cast
 
 import msgspec
 import pyarrow as pa
@@ -53,6 +53,15 @@ MaxLength = Annotated[float | None, ui("Maximum length", "Longer strings are inv
 Numbers = Annotated[list[int | float] | None, ui("Allowed values", "The only values accepted.")]
 
 
+class Rules(TypedDict):
+    """Every rule a field type can have; None where the field's type has no such rule."""
+
+    min: float | None
+    max: float | None
+    pattern: str | None
+    allowed: list[int | float] | list[str] | list[bool] | None
+
+
 class DeclaredField(
     msgspec.Struct, tag_field="type", kw_only=True, forbid_unknown_fields=True, frozen=True
 ):
@@ -68,11 +77,16 @@ class DeclaredField(
 
     # Rules a type does not have read as absent, so the query builder asks every field alike.
     @property
-    def rules(self) -> dict[str, object]:
-        return {k: getattr(self, k, None) for k in ("min", "max", "pattern", "allowed")}
+    def rules(self) -> Rules:
+        return Rules(
+            min=getattr(self, "min", None),
+            max=getattr(self, "max", None),
+            pattern=getattr(self, "pattern", None),
+            allowed=getattr(self, "allowed", None),
+        )
 
 
-class ValidateSchemaInt64(DeclaredField, tag="int64", kw_only=True):
+class ValidateSchemaInt64(DeclaredField, tag="int64", kw_only=True, frozen=True):
     """64-bit integers."""
 
     min: Minimum = None
@@ -85,7 +99,7 @@ class ValidateSchemaInt64(DeclaredField, tag="int64", kw_only=True):
                 raise ValueError(f"allowed[{j}]: {value!r} is not int64")
 
 
-class ValidateSchemaDouble(DeclaredField, tag="double", kw_only=True):
+class ValidateSchemaDouble(DeclaredField, tag="double", kw_only=True, frozen=True):
     """64-bit floating point numbers."""
 
     min: Minimum = None
@@ -93,7 +107,7 @@ class ValidateSchemaDouble(DeclaredField, tag="double", kw_only=True):
     allowed: Numbers = None
 
 
-class ValidateSchemaString(DeclaredField, tag="string", kw_only=True):
+class ValidateSchemaString(DeclaredField, tag="string", kw_only=True, frozen=True):
     """Text (UTF-8)."""
 
     min: MinLength = None
@@ -117,17 +131,17 @@ class ValidateSchemaString(DeclaredField, tag="string", kw_only=True):
                 raise ValueError(f"pattern: {exc}") from None
 
 
-class ValidateSchemaBool(DeclaredField, tag="bool", kw_only=True):
+class ValidateSchemaBool(DeclaredField, tag="bool", kw_only=True, frozen=True):
     """true or false."""
 
     allowed: Annotated[list[bool] | None, ui("Allowed values", "The only value accepted.")] = None
 
 
-class ValidateSchemaTimestamp(DeclaredField, tag="timestamp", kw_only=True):
+class ValidateSchemaTimestamp(DeclaredField, tag="timestamp", kw_only=True, frozen=True):
     """Points in time; a timestamp column keeps its unit and time zone."""
 
 
-class ValidateSchemaDate(DeclaredField, tag="date", kw_only=True):
+class ValidateSchemaDate(DeclaredField, tag="date", kw_only=True, frozen=True):
     """Calendar days."""
 
 
@@ -335,11 +349,11 @@ class ValidateSchema(Transform[ValidateSchemaConfig]):
         positions = {f.name: i for i, f in enumerate(self.config.fields)}
         columns = []
         for field in out_schema:
-            i = positions.get(field.name)
-            if i is None:
+            position = positions.get(field.name)
+            if position is None:
                 columns.append(rows.column(field.name))  # an extra column, as it came
             elif field.name in schema.names:
-                columns.append(checked.column(f"__df_v{i}").cast(field.type))
+                columns.append(checked.column(f"__df_v{position}").cast(field.type))
             else:
                 columns.append(pa.nulls(rows.num_rows, field.type))  # missing_nullable: add
         return {"valid": pa.Table.from_arrays(columns, schema=out_schema), "invalid": invalid}
@@ -371,7 +385,6 @@ class ValidateSchema(Transform[ValidateSchemaConfig]):
                 f" {literal(f'{name}: does not match {pattern}')} END"
             )
         if (allowed := rules["allowed"]) is not None:
-            assert isinstance(allowed, list)
             options = ", ".join(literal(v) for v in allowed)
             listed = ", ".join(str(v) for v in allowed)
             out.append(

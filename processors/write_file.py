@@ -364,18 +364,19 @@ class WriteFile(Sink[WriteFileConfig]):
     async def open(self) -> None:
         await asyncio.to_thread(self._open)
 
-    def _open(self) -> None:
-        self._locate()
+    def _open(self) -> str:
+        root = self._locate()
         if self.fs is None:
-            return
-        assert self.root is not None
-        bucket = self.root.split("/")[0]
+            return root
+        bucket = root.split("/")[0]
         if self.fs.get_file_info(bucket).type == pafs.FileType.NotFound:  # fail at the start
             raise FileNotFoundError(f"{self.config.directory}: bucket {bucket!r} does not exist")
+        return root
 
-    def _locate(self) -> None:
+    def _locate(self) -> str:
+        """The root (a path in `fs`), located on first use."""
         if self.root is not None:
-            return
+            return self.root
         found = remote(self.config)
         if found is None:
             # Inside the server's file roots (symlinks resolved): refused otherwise.
@@ -384,12 +385,12 @@ class WriteFile(Sink[WriteFileConfig]):
         else:
             self.fs, self.root = found
         self.store = _Store(self.fs)
+        return self.root
 
     def start(self, schema: pa.Schema) -> _File:
-        if self.root is None:
-            self._open()
+        root = self._open() if self.root is None else self.root
         if self.fs is None:
-            Path(self.root).mkdir(parents=True, exist_ok=True)
+            Path(root).mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         while True:  # skip names taken, by an earlier run for instance
             name = self.config.file_name.format(
@@ -400,13 +401,13 @@ class WriteFile(Sink[WriteFileConfig]):
                 ext=self.config.format,
             )
             self.seq += 1
-            file = self._create(name, schema)
+            file = self._create(root, name, schema)
             if file is not None:
                 return file
 
-    def _create(self, name: str, schema: pa.Schema) -> _File | None:
-        """A new file called `name`, or None when the name is taken."""
-        final = f"{self.root}/{name}"
+    def _create(self, root: str, name: str, schema: pa.Schema) -> _File | None:
+        """A new file called `name` in `root`, or None when the name is taken."""
+        final = f"{root}/{name}"
         if self.two_phase:
             staged = f"{self.staging}/{name}"
             if self.store.exists(final) or self.store.exists(staged):
@@ -414,7 +415,7 @@ class WriteFile(Sink[WriteFileConfig]):
             self.file_path = staged
             return _File(self.config, self.store.create(staged), schema, partial(self._done, name))
         if self.fs is None:
-            directory = Path(self.root)
+            directory = Path(root)
             final_path, tmp = directory / name, directory / f".{name}{self._tmp_suffix}"
             # Taken too while any run or node is still writing it under a temporary name.
             if final_path.exists() or any(directory.glob(f".{glob.escape(name)}.*.tmp")):
@@ -482,11 +483,11 @@ class WriteFile(Sink[WriteFileConfig]):
         return f".{self.context.run_id}.{self.context.node_id}.tmp"
 
     def recover(self, committed_checkpoint_id: int | None) -> None:
-        self._locate()
+        root = self._locate()
         if not self.two_phase and self.fs is None:
             # A crash leaves the file being written under its temporary name: the run writes
             # those records again from the checkpoint's offsets, so the leftover goes.
-            for leftover in Path(self.root).glob(f".*{self._tmp_suffix}"):
+            for leftover in Path(root).glob(f".*{self._tmp_suffix}"):
                 leftover.unlink(missing_ok=True)
         if committed_checkpoint_id is not None:
             self._publish_up_to(committed_checkpoint_id)
@@ -500,7 +501,7 @@ class WriteFile(Sink[WriteFileConfig]):
     def _publish_up_to(self, checkpoint_id: int) -> None:
         """Move the files of every manifest up to `checkpoint_id` into place, oldest first;
         a manifest goes last, so a crash half-way is finished by the next call."""
-        self._locate()
+        root = self._locate()
         with self._publishing:
             manifests = sorted(
                 (int(m[1]), name)
@@ -510,8 +511,8 @@ class WriteFile(Sink[WriteFileConfig]):
             for _, manifest in manifests:
                 path = f"{self.staging}/{manifest}"
                 for name in json.loads(self.store.read(path))["files"]:
-                    self.store.move(f"{self.staging}/{name}", f"{self.root}/{name}")
-                self.store.sync(str(self.root))  # the new names are durable before...
+                    self.store.move(f"{self.staging}/{name}", f"{root}/{name}")
+                self.store.sync(root)  # the new names are durable before...
                 self.store.delete(path)  # ...the manifest that would publish them again goes
 
     def _prune(self) -> None:

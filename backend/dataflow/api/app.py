@@ -10,7 +10,7 @@ from pathlib import Path
 import msgspec
 from litestar import Litestar, Response, get
 from litestar.config.cors import CORSConfig
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.middleware import DefineMiddleware
 
 from dataflow import __version__
@@ -50,7 +50,7 @@ class Health(msgspec.Struct):
 
 
 @get("/health", tags=["operations"], operation_id="get_health", opt=public())
-async def health(services: Services) -> Response[Health]:
+async def health(services: NamedDependency[Services]) -> Response[Health]:
     """Liveness and journal reachability."""
     try:
         ok, detail = await services.journal.ping(), ""

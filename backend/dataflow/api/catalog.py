@@ -7,6 +7,8 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from dataflow.api.errors import ApiError
 from dataflow.api.services import Services
@@ -31,7 +33,7 @@ class CatalogController(Controller):
     tags = ["catalog"]
 
     @get("/processors", operation_id="list_processors")
-    async def processors(self, services: Services) -> list[ProcessorInfo]:
+    async def processors(self, services: NamedDependency[Services]) -> list[ProcessorInfo]:
         """Every installed processor: ports, config JSON Schema and form hints. A plugin
         whose description cannot be built is left out (and logged), not the whole list."""
         infos = []
@@ -43,7 +45,9 @@ class CatalogController(Controller):
         return infos
 
     @get("/processors/{type_name:str}", operation_id="get_processor")
-    async def processor(self, services: Services, type_name: str) -> ProcessorInfo:
+    async def processor(
+        self, services: NamedDependency[Services], type_name: FromPath[str]
+    ) -> ProcessorInfo:
         cls = services.registry.get(type_name)
         if cls is None:
             raise ApiError(404, f"no processor type {type_name!r}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -150,7 +151,9 @@ def domain_exception_handlers() -> dict[Any, Any]:
     from dataflow.runtime import runs
     from dataflow.security import access
 
-    def handler(status: int, title: str | None = None, **extra_of: Any):
+    def handler(
+        status: int, title: str | None = None, **extra_of: Callable[[Any], Any]
+    ) -> Callable[[Request, Exception], Response[bytes]]:
         def handle(_: Request, exc: Exception) -> Response[bytes]:
             extra = {k: getter(exc) for k, getter in extra_of.items()}
             heading = title or TITLES.get(status, "Error")

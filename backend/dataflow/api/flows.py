@@ -6,8 +6,9 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post, put
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Body, Parameter
+from litestar.params import Body, FromPath, JSONBody, QueryParameter
 
 from dataflow.api.errors import ApiError, invalid
 from dataflow.api.services import Services
@@ -91,7 +92,7 @@ class FlowController(Controller):
     tags = ["flows"]
 
     @get("/", operation_id="list_flows")
-    async def list_flows(self, services: Services) -> list[FlowListItem]:
+    async def list_flows(self, services: NamedDependency[Services]) -> list[FlowListItem]:
         await services.flow_list.catch_up()
         return [
             FlowListItem(**msgspec.structs.asdict(s), state=services.runs.state_of(s.id))
@@ -99,12 +100,16 @@ class FlowController(Controller):
         ]
 
     @post("/", operation_id="create_flow")
-    async def create_flow(self, services: Services, data: FlowBody) -> FlowEnvelope:
+    async def create_flow(
+        self, services: NamedDependency[Services], data: FlowBody
+    ) -> FlowEnvelope:
         flow = decode_document(services, data, strict=False)
         return envelope(await services.flows.create(flow, checked=True))
 
     @post("/import", operation_id="import_flow")
-    async def import_flow(self, services: Services, data: FlowBody) -> FlowEnvelope:
+    async def import_flow(
+        self, services: NamedDependency[Services], data: FlowBody
+    ) -> FlowEnvelope:
         """Create a new flow from an exported file; an id already in use gets a new one."""
         flow = decode_document(services, data, strict=True)
         if not flow.id or await services.flows.exists(flow.id):
@@ -112,18 +117,26 @@ class FlowController(Controller):
         return envelope(await services.flows.create(flow, checked=True))
 
     @post("/validate", status_code=200, operation_id="validate_flow")
-    async def validate(self, services: Services, data: FlowBody) -> ValidationReport:
+    async def validate(
+        self, services: NamedDependency[Services], data: FlowBody
+    ) -> ValidationReport:
         """Validate any document; nothing is stored."""
         return check_document(data, services.registry, services.secrets, services.reach).report
 
     @get("/{flow_id:str}", operation_id="get_flow")
-    async def get_flow(self, services: Services, flow_id: str) -> Response[FlowEnvelope]:
+    async def get_flow(
+        self, services: NamedDependency[Services], flow_id: FromPath[str]
+    ) -> Response[FlowEnvelope]:
         state = await services.flows.get(flow_id)
         return Response(envelope(state), headers={"ETag": f'"{state.version}"'})
 
     @put("/{flow_id:str}", operation_id="save_flow")
     async def save_flow(
-        self, services: Services, request: Request, flow_id: str, data: FlowBody
+        self,
+        services: NamedDependency[Services],
+        request: Request,
+        flow_id: FromPath[str],
+        data: FlowBody,
     ) -> SavedFlow:
         """Save the whole document. Based on an older version, it is merged three-way with
         the changes since; only real conflicts give 409."""
@@ -140,7 +153,9 @@ class FlowController(Controller):
         )
 
     @delete("/{flow_id:str}", operation_id="delete_flow")
-    async def delete_flow(self, services: Services, flow_id: str) -> None:
+    async def delete_flow(
+        self, services: NamedDependency[Services], flow_id: FromPath[str]
+    ) -> None:
         if services.runs.is_active(flow_id):
             raise ApiError(
                 409,
@@ -150,20 +165,24 @@ class FlowController(Controller):
         await services.flows.delete(flow_id)
 
     @get("/{flow_id:str}/versions", operation_id="list_versions")
-    async def versions(self, services: Services, flow_id: str) -> list[VersionInfo]:
+    async def versions(
+        self, services: NamedDependency[Services], flow_id: FromPath[str]
+    ) -> list[VersionInfo]:
         return await services.flows.versions(flow_id)
 
     @get("/{flow_id:str}/versions/{version:int}", operation_id="get_version")
-    async def version(self, services: Services, flow_id: str, version: int) -> FlowEnvelope:
+    async def version(
+        self, services: NamedDependency[Services], flow_id: FromPath[str], version: FromPath[int]
+    ) -> FlowEnvelope:
         return envelope(await services.flows.get(flow_id, version))
 
     @get("/{flow_id:str}/diff", operation_id="diff_versions")
     async def diff(
         self,
-        services: Services,
-        flow_id: str,
-        from_version: Annotated[int, Parameter(query="from", ge=1)],
-        to_version: Annotated[int | None, Parameter(query="to", ge=1)] = None,
+        services: NamedDependency[Services],
+        flow_id: FromPath[str],
+        from_version: Annotated[int, QueryParameter(name="from", ge=1)],
+        to_version: Annotated[int | None, QueryParameter(name="to", ge=1)] = None,
     ) -> FlowDiff:
         """What changed between two versions (`to` defaults to the current one)."""
         if to_version is None:
@@ -171,12 +190,19 @@ class FlowController(Controller):
         return await services.flows.diff(flow_id, from_version, to_version)
 
     @post("/{flow_id:str}/revert", status_code=200, operation_id="revert_flow")
-    async def revert(self, services: Services, flow_id: str, data: RevertRequest) -> FlowEnvelope:
+    async def revert(
+        self,
+        services: NamedDependency[Services],
+        flow_id: FromPath[str],
+        data: JSONBody[RevertRequest],
+    ) -> FlowEnvelope:
         """A new version whose document equals the given version's."""
         return envelope(await services.flows.revert(flow_id, data.version))
 
     @get("/{flow_id:str}/events", operation_id="list_events")
-    async def events(self, services: Services, flow_id: str) -> list[HistoryEntry]:
+    async def events(
+        self, services: NamedDependency[Services], flow_id: FromPath[str]
+    ) -> list[HistoryEntry]:
         """The audit trail: design events and run events, oldest first."""
         await services.flows.get(flow_id)  # 404 for unknown flows
         design = await services.flows.history(flow_id)
@@ -194,7 +220,9 @@ class FlowController(Controller):
             )
         },
     )
-    async def export(self, services: Services, flow_id: str) -> Response[bytes]:
+    async def export(
+        self, services: NamedDependency[Services], flow_id: FromPath[str]
+    ) -> Response[bytes]:
         state = await services.flows.get(flow_id)
         return Response(
             export_flow(state.flow),
@@ -203,6 +231,8 @@ class FlowController(Controller):
         )
 
     @get("/{flow_id:str}/validation", operation_id="get_validation")
-    async def validation(self, services: Services, flow_id: str) -> ValidationReport:
+    async def validation(
+        self, services: NamedDependency[Services], flow_id: FromPath[str]
+    ) -> ValidationReport:
         state = await services.flows.get(flow_id)
         return check_flow(state.flow, services.registry, services.secrets, services.reach).report

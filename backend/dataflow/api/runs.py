@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterator
 from typing import Annotated
 
 import msgspec
 from litestar import Controller, Response, WebSocket, get, post, websocket
+from litestar.di import NamedDependency
 from litestar.exceptions import WebSocketDisconnect
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from dataflow.api.auth import needs
 from dataflow.api.errors import ApiError
@@ -56,38 +58,49 @@ class RunController(Controller):
     opt = needs(write="operator")
 
     @post("/start", status_code=200, operation_id="start_run")
-    async def start(self, services: Services, flow_id: str) -> RunStatus:
+    async def start(self, services: NamedDependency[Services], flow_id: FromPath[str]) -> RunStatus:
         """Run the flow's current saved version (recorded on the run)."""
         return await services.runs.start(flow_id)
 
     @post("/pause", status_code=200, operation_id="pause_run")
-    async def pause(self, services: Services, flow_id: str) -> RunStatus:
+    async def pause(self, services: NamedDependency[Services], flow_id: FromPath[str]) -> RunStatus:
         """Sources stop pulling; in-flight work drains; queues keep their content."""
         return await services.runs.pause(flow_id)
 
     @post("/resume", status_code=200, operation_id="resume_run")
-    async def resume(self, services: Services, flow_id: str) -> RunStatus:
+    async def resume(
+        self, services: NamedDependency[Services], flow_id: FromPath[str]
+    ) -> RunStatus:
         return await services.runs.resume(flow_id)
 
     @post("/stop", status_code=200, operation_id="stop_run")
-    async def stop(self, services: Services, flow_id: str, force: bool = False) -> RunStatus:
+    async def stop(
+        self,
+        services: NamedDependency[Services],
+        flow_id: FromPath[str],
+        force: FromQuery[bool] = False,
+    ) -> RunStatus:
         """Graceful: sources stop, queues drain, sinks flush. `?force=true` cancels now."""
         return await services.runs.stop(flow_id, force=force)
 
     @get("/run", operation_id="get_run")
-    async def run(self, services: Services, flow_id: str) -> RunStatus:
+    async def run(self, services: NamedDependency[Services], flow_id: FromPath[str]) -> RunStatus:
         """The flow's latest run (state `configured` when it never ran)."""
         state = await services.flows.get(flow_id)
         status = services.runs.status(flow_id)
         return status or RunStatus(run_id="", flow_id=flow_id, flow_version=state.version)
 
     @get("/metrics", operation_id="get_run_metrics")
-    async def metrics(self, services: Services, flow_id: str) -> FlowMetrics:
+    async def metrics(
+        self, services: NamedDependency[Services], flow_id: FromPath[str]
+    ) -> FlowMetrics:
         await services.flows.get(flow_id)
         return _metrics_of(services, flow_id)
 
     @get("/health", operation_id="get_flow_health")
-    async def health(self, services: Services, flow_id: str) -> FlowHealth:
+    async def health(
+        self, services: NamedDependency[Services], flow_id: FromPath[str]
+    ) -> FlowHealth:
         """State, backpressure and error rate in one look."""
         await services.flows.get(flow_id)
         m = _metrics_of(services, flow_id)
@@ -101,8 +114,9 @@ class RunController(Controller):
         max_fill = max((v.fill_ratio for v in edges.values()), default=0.0)
         state = m.state
         healthy = state != "failed" and errors == 0
+        status = services.runs.status(flow_id)
         detail = (
-            ("failed: " + (services.runs.status(flow_id).error or ""))
+            ("failed: " + ((status.error if status else None) or ""))
             if state == "failed"
             else f"{len(pressured)} back-pressured edge(s)"
             if pressured
@@ -123,11 +137,11 @@ class RunController(Controller):
     @get("/edges/{edge_id:str}/sample", operation_id="sample_edge")
     async def sample(
         self,
-        services: Services,
-        flow_id: str,
-        edge_id: str,
-        limit: Annotated[int, Parameter(ge=1, le=10_000)] = 100,
-        where: str | None = None,
+        services: NamedDependency[Services],
+        flow_id: FromPath[str],
+        edge_id: FromPath[str],
+        limit: Annotated[int, QueryParameter(ge=1, le=10_000)] = 100,
+        where: FromQuery[str | None] = None,
     ) -> SampleResult:
         """Recent records that passed the edge, optionally filtered by a SQL `where`."""
         state = await services.flows.get(flow_id)
@@ -148,7 +162,7 @@ class RunController(Controller):
 
 
 @websocket("/api/v1/ws/flows/{flow_id:str}")
-async def flow_websocket(socket: WebSocket, flow_id: str) -> None:
+async def flow_websocket(socket: WebSocket, flow_id: FromPath[str]) -> None:
     """Live view: `state` on every transition, `metrics` every second, `error` on failures."""
     services: Services = socket.app.state.services
     await socket.accept()
@@ -192,7 +206,7 @@ class _RuntimeCollector:
     def __init__(self, runs: RunManager):
         self.runs = runs
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         labels = ["flow", "node"]
         rin = CounterMetricFamily(
             "dataflow_node_records_in", "Records received", labels=[*labels, "port"]
@@ -248,7 +262,7 @@ class _RuntimeCollector:
     media_type=CONTENT_TYPE_LATEST,
     operation_id="prometheus_metrics",
 )
-async def prometheus_metrics(services: Services) -> Response[bytes]:
+async def prometheus_metrics(services: NamedDependency[Services]) -> Response[bytes]:
     """Prometheus exposition of every run's node and edge metrics."""
     registry = CollectorRegistry()
     registry.register(_RuntimeCollector(services.runs))

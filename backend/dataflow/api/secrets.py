@@ -6,7 +6,9 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, Response, delete, get, put
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, JSONBody
 
 from dataflow.api.auth import needs
 from dataflow.api.services import Services
@@ -24,7 +26,7 @@ class SecretController(Controller):
     opt = needs(read="editor", write="admin")
 
     @get("/", operation_id="list_secrets")
-    async def list_secrets(self, services: Services) -> list[SecretInfo]:
+    async def list_secrets(self, services: NamedDependency[Services]) -> list[SecretInfo]:
         """Names and times only: values are write-only."""
         return services.secrets.names()
 
@@ -39,14 +41,14 @@ class SecretController(Controller):
     )
     async def put_secret(
         self,
-        services: Services,
+        services: NamedDependency[Services],
         name: Annotated[str, msgspec.Meta(pattern=NAME_PATTERN)],
-        data: SecretValue,
+        data: JSONBody[SecretValue],
     ) -> Response[None]:
         """Create or replace a secret; flows refer to it as {"secret": "NAME"}."""
         created = services.secrets.put(name, data.value)
         return Response(None, status_code=201 if created else 204)
 
     @delete("/{name:str}", operation_id="delete_secret")
-    async def delete_secret(self, services: Services, name: str) -> None:
+    async def delete_secret(self, services: NamedDependency[Services], name: FromPath[str]) -> None:
         services.secrets.delete(name)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from litestar import Response, get
 from litestar.exceptions import NotFoundException
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath
 from litestar.response import File
 
 from dataflow.api.auth import public
@@ -22,10 +24,10 @@ def find_static_dir(configured: str | None) -> Path | None:
     return None
 
 
-def static_handler(root: Path | None):
+def static_handler(root: Path | None) -> HTTPRouteHandler:
     # The editor's files are public: its sign-in page must load before anyone is signed in.
     @get(["/", "/{path:path}"], include_in_schema=False, sync_to_thread=False, opt=public())
-    def serve(path: str = "/") -> Response:
+    def serve(path: FromPath[str] = "/") -> Response:
         rel = path.lstrip("/")
         if rel.startswith(("api/", "schema", "metrics", "health")):
             raise NotFoundException(f"no route {path}")

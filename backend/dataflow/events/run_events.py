@@ -21,45 +21,45 @@ class RunEvent(msgspec.Struct, tag_field="type", frozen=True, kw_only=True):
     """Base of run events; one stream per run: `run-{run_id}`."""
 
 
-class RunCreated(RunEvent, tag="RunCreated"):
+class RunCreated(RunEvent, tag="RunCreated", frozen=True):
     run_id: str
     flow_id: str
     flow_version: int
 
 
-class RunStarted(RunEvent, tag="RunStarted"):
+class RunStarted(RunEvent, tag="RunStarted", frozen=True):
     pass
 
 
-class RunPaused(RunEvent, tag="RunPaused"):
+class RunPaused(RunEvent, tag="RunPaused", frozen=True):
     pass
 
 
-class RunResumed(RunEvent, tag="RunResumed"):
+class RunResumed(RunEvent, tag="RunResumed", frozen=True):
     pass
 
 
-class RunStopped(RunEvent, tag="RunStopped"):
+class RunStopped(RunEvent, tag="RunStopped", frozen=True):
     forced: bool = False
 
 
-class RunFailed(RunEvent, tag="RunFailed"):
+class RunFailed(RunEvent, tag="RunFailed", frozen=True):
     error: str
     node_id: str | None = None
 
 
-class RunCompleted(RunEvent, tag="RunCompleted"):
+class RunCompleted(RunEvent, tag="RunCompleted", frozen=True):
     pass
 
 
-class RunInterrupted(RunEvent, tag="RunInterrupted"):
+class RunInterrupted(RunEvent, tag="RunInterrupted", frozen=True):
     """The server stopped under a running run (after a last checkpoint, without ending the
     flow's streams); it is restarted on the next start."""
 
     reason: str
 
 
-class RunRecovered(RunEvent, tag="RunRecovered"):
+class RunRecovered(RunEvent, tag="RunRecovered", frozen=True):
     """Restarted after an interruption or crash, from checkpoint `checkpoint_id` (None: from
     the start, or from offsets an older server reported) with these source offsets."""
 
@@ -67,7 +67,7 @@ class RunRecovered(RunEvent, tag="RunRecovered"):
     checkpoint_id: int | None = None
 
 
-class CheckpointCommitted(RunEvent, tag="CheckpointCommitted"):
+class CheckpointCommitted(RunEvent, tag="CheckpointCommitted", frozen=True):
     """Checkpoint `checkpoint_id` is complete: every sink prepared the data before its
     barrier. A restart resumes each source at `offsets` and each stateful node from its
     state file (`state`: node id -> path relative to the data directory)."""
@@ -77,14 +77,14 @@ class CheckpointCommitted(RunEvent, tag="CheckpointCommitted"):
     state: dict[str, str] = msgspec.field(default_factory=dict)
 
 
-class OffsetsReported(RunEvent, tag="OffsetsReported"):
+class OffsetsReported(RunEvent, tag="OffsetsReported", frozen=True):
     """Source offsets journaled by servers before checkpoints carried node state (decoded
     for the journals that hold them; no longer written)."""
 
     offsets: dict[str, Any]
 
 
-class MetricsReported(RunEvent, tag="MetricsReported"):
+class MetricsReported(RunEvent, tag="MetricsReported", frozen=True):
     metrics: dict[str, Any]
 
 

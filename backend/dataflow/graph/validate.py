@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -149,12 +150,35 @@ class _Validator:
         self.classes: dict[str, type[Processor]] = {}
         self.configs: dict[str, ProcessorConfig] = {}
 
-    def error(self, path: str, code: str, message: str, **ids: str) -> None:
-        self.errors.append(Issue(path=path, code=code, message=message, **ids))
+    def error(
+        self,
+        path: str,
+        code: str,
+        message: str,
+        node_id: str | None = None,
+        edge_id: str | None = None,
+    ) -> None:
+        self.errors.append(
+            Issue(path=path, code=code, message=message, node_id=node_id, edge_id=edge_id)
+        )
 
-    def warn(self, path: str, code: str, message: str, **ids: str) -> None:
+    def warn(
+        self,
+        path: str,
+        code: str,
+        message: str,
+        node_id: str | None = None,
+        edge_id: str | None = None,
+    ) -> None:
         self.warnings.append(
-            Issue(path=path, code=code, message=message, severity="warning", **ids)
+            Issue(
+                path=path,
+                code=code,
+                message=message,
+                severity="warning",
+                node_id=node_id,
+                edge_id=edge_id,
+            )
         )
 
     def run(self) -> Checked:
@@ -172,7 +196,7 @@ class _Validator:
 
     def plan(
         self,
-        graph: nx.MultiDiGraph,
+        graph: nx.MultiDiGraph[str],
         schemas: dict[str, dict[str, pa.Schema]],
         ports: dict[str, NodePorts],
     ) -> FlowPlan:
@@ -196,17 +220,21 @@ class _Validator:
         )
 
     def check_ids(self) -> None:
-        for kind, items in (("nodes", self.flow.nodes), ("edges", self.flow.edges)):
+        kinds: tuple[tuple[str, Sequence[Node | Edge]], ...] = (
+            ("nodes", self.flow.nodes),
+            ("edges", self.flow.edges),
+        )
+        for kind, items in kinds:
             counts = Counter(item.id for item in items)
             seen: set[str] = set()
             for i, item in enumerate(items):
                 if counts[item.id] > 1 and item.id in seen:
-                    key = "node_id" if kind == "nodes" else "edge_id"
                     self.error(
                         f"{kind}[{i}].id",
                         "duplicate_id",
                         f"{kind[:-1]} id {item.id!r} is used {counts[item.id]} times",
-                        **{key: item.id},
+                        node_id=item.id if kind == "nodes" else None,
+                        edge_id=item.id if kind == "edges" else None,
                     )
                 seen.add(item.id)
 
@@ -255,6 +283,7 @@ class _Validator:
             cls, config = self.classes.get(node.id), self.configs.get(node.id)
             if cls is None or config is None or not issubclass(cls, Sink):
                 continue
+            problem: str | None
             if not cls.exactly_once:
                 problem = "cannot deliver exactly once; use settings.delivery at_least_once"
             else:
@@ -308,8 +337,8 @@ class _Validator:
             return None  # already reported; don't pile port errors on top
         return cls.input_ports(config) if direction == "in" else cls.output_ports(config)
 
-    def check_edges(self) -> nx.MultiDiGraph:
-        graph = nx.MultiDiGraph()
+    def check_edges(self) -> nx.MultiDiGraph[str]:
+        graph: nx.MultiDiGraph[str] = nx.MultiDiGraph()
         graph.add_nodes_from(self.node_index)
         for i, edge in enumerate(self.flow.edges):
             ok = True
@@ -362,7 +391,7 @@ class _Validator:
                 )
         return graph
 
-    def check_ports_connected(self, graph: nx.MultiDiGraph) -> None:
+    def check_ports_connected(self, graph: nx.MultiDiGraph[str]) -> None:
         for node_id, i in self.node_index.items():
             ins = self.ports(node_id, "in")
             outs = self.ports(node_id, "out")
@@ -388,7 +417,7 @@ class _Validator:
                         node_id=node_id,
                     )
 
-    def check_cycles(self, graph: nx.MultiDiGraph) -> bool:
+    def check_cycles(self, graph: nx.MultiDiGraph[str]) -> bool:
         cycles = list(nx.simple_cycles(nx.DiGraph(graph)))
         for cycle in cycles:
             # Start the cycle at the node listed first in the document: stable messages.
@@ -403,7 +432,7 @@ class _Validator:
             )
         return not cycles
 
-    def propagate_schemas(self, graph: nx.MultiDiGraph) -> dict[str, dict[str, pa.Schema]]:
+    def propagate_schemas(self, graph: nx.MultiDiGraph[str]) -> dict[str, dict[str, pa.Schema]]:
         out: dict[str, dict[str, pa.Schema]] = {}
         for node_id in nx.topological_sort(graph):
             cls, config = self.classes.get(node_id), self.configs.get(node_id)
