@@ -8,7 +8,9 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
 from litestar.exceptions import PermissionDeniedException
+from litestar.params import FromPath, JSONBody
 
 from dataflow.api.auth import (
     SESSION_COOKIE,
@@ -85,7 +87,7 @@ class AuthController(Controller):
 
     @post("/login", status_code=200, operation_id="login", opt=public())
     async def login(
-        self, services: Services, request: Request, data: Login
+        self, services: NamedDependency[Services], request: Request, data: JSONBody[Login]
     ) -> Response[LoginResult]:
         """Sign in with a user name and password: sets the session cookie (HttpOnly,
         SameSite=Strict, Secure over TLS), or with `token_name` returns an API token."""
@@ -146,7 +148,7 @@ class AuthController(Controller):
         opt=needs(write="viewer"),
         response_cookies=[Cookie(key=SESSION_COOKIE, value="", max_age=0, path="/")],
     )
-    async def logout(self, services: Services, request: Request) -> None:
+    async def logout(self, services: NamedDependency[Services], request: Request) -> None:
         """Ends the session (or revokes the API token) the call was made with."""
         identity = identity_of(request)
         await services.access.revoke(identity.token_id)
@@ -164,7 +166,7 @@ class AuthController(Controller):
         )
 
     @get("/failures", operation_id="list_login_failures", opt=needs(read="admin"))
-    async def failures(self, services: Services) -> list[LoginFailure]:
+    async def failures(self, services: NamedDependency[Services]) -> list[LoginFailure]:
         """Recent failed sign-ins (newest first), with client address and user name."""
         return list(reversed(services.login_guard.failures))
 
@@ -175,19 +177,23 @@ class UserController(Controller):
     opt = needs(read="admin", write="admin")
 
     @get("/", operation_id="list_users")
-    async def list_users(self, services: Services) -> list[UserInfo]:
+    async def list_users(self, services: NamedDependency[Services]) -> list[UserInfo]:
         return services.access.users()
 
     @get("/{name:str}", operation_id="get_user")
-    async def get_user(self, services: Services, name: str) -> UserInfo:
+    async def get_user(self, services: NamedDependency[Services], name: FromPath[str]) -> UserInfo:
         return services.access.user(name)
 
     @post("/", operation_id="create_user")
-    async def create_user(self, services: Services, data: NewUser) -> UserInfo:
+    async def create_user(
+        self, services: NamedDependency[Services], data: JSONBody[NewUser]
+    ) -> UserInfo:
         return await services.access.create_user(data.name, data.password, data.role)
 
     @patch("/{name:str}", operation_id="update_user")
-    async def update_user(self, services: Services, name: str, data: UserChange) -> UserInfo:
+    async def update_user(
+        self, services: NamedDependency[Services], name: FromPath[str], data: JSONBody[UserChange]
+    ) -> UserInfo:
         """Change a user's role and/or password."""
         services.access.user(name)
         if data.password is not None:
@@ -197,7 +203,7 @@ class UserController(Controller):
         return services.access.user(name)
 
     @delete("/{name:str}", operation_id="delete_user")
-    async def delete_user(self, services: Services, name: str) -> None:
+    async def delete_user(self, services: NamedDependency[Services], name: FromPath[str]) -> None:
         """The user's tokens and sessions stop working at once."""
         await services.access.delete_user(name)
 
@@ -208,7 +214,9 @@ class TokenController(Controller):
     opt = needs(read="viewer", write="viewer")
 
     @get("/", operation_id="list_tokens")
-    async def list_tokens(self, services: Services, request: Request) -> list[TokenInfo]:
+    async def list_tokens(
+        self, services: NamedDependency[Services], request: Request
+    ) -> list[TokenInfo]:
         """Your API tokens; an admin sees everyone's."""
         identity = identity_of(request)
         owner = None if identity.role == "admin" else identity.user
@@ -216,7 +224,7 @@ class TokenController(Controller):
 
     @post("/", operation_id="create_token")
     async def create_token(
-        self, services: Services, request: Request, data: NewToken
+        self, services: NamedDependency[Services], request: Request, data: JSONBody[NewToken]
     ) -> IssuedToken:
         """A new API token; its value is in this answer only."""
         identity = identity_of(request)
@@ -232,7 +240,9 @@ class TokenController(Controller):
         )
 
     @delete("/{token_id:str}", operation_id="revoke_token")
-    async def revoke_token(self, services: Services, request: Request, token_id: str) -> None:
+    async def revoke_token(
+        self, services: NamedDependency[Services], request: Request, token_id: FromPath[str]
+    ) -> None:
         identity = identity_of(request)
         token = services.access.token(token_id)
         if token.owner != identity.user and identity.role != "admin":

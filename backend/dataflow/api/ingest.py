@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import msgspec
 from litestar import Request, Response, post
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath
 
 from dataflow.api.auth import bearer, public
 from dataflow.api.errors import TITLES, ApiError, Problem, problem_response
@@ -55,7 +57,10 @@ def _problem(description: str) -> ResponseSpec:
     },
 )
 async def ingest_handler(
-    request: Request, services: Services, flow_id: str, node_id: str
+    request: Request,
+    services: NamedDependency[Services],
+    flow_id: FromPath[str],
+    node_id: FromPath[str],
 ) -> Response[Accepted]:
     """Records for the http_listen node `node_id` of the running flow `flow_id`: a JSON object,
     a JSON array of objects, or NDJSON (`application/x-ndjson`, or one object per line).

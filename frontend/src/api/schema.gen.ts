@@ -805,6 +805,8 @@ export interface components {
         };
         /** HistoryEntry */
         HistoryEntry: {
+            /** @default dataflow */
+            actor: string;
             flow_version: number;
             stream_version: number;
             position: number;
