@@ -76,6 +76,14 @@ class Settings(msgspec.Struct, kw_only=True):
     glob_max_entries: Annotated[int, msgspec.Meta(ge=1, le=100_000_000)] = 100_000
     glob_max_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 10.0
 
+    #: Validation (and schema inference) runs in threads of its own: how many, and how long
+    #: one may take before the request gets 503 (the glob and SQL limits end it soon after).
+    validation_workers: Annotated[int, msgspec.Meta(ge=1, le=64)] = 2
+    validation_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
+    #: Edge samples: how many queries at once (others wait), and how long one may take.
+    sample_concurrency: Annotated[int, msgspec.Meta(ge=1, le=64)] = 2
+    sample_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=600)] = 5.0
+
     #: PEM certificate chain and private key: the server speaks HTTPS itself (session
     #: cookies are then marked Secure). Behind a TLS-terminating proxy, leave both unset.
     tls_cert: str | None = None

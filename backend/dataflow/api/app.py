@@ -127,6 +127,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
             yield
         finally:
             await runs.shutdown()
+            runs.checker.close()
             await journal.close()
 
     static_root = find_static_dir(settings.static_dir)

@@ -148,6 +148,7 @@ def domain_exception_handlers() -> dict[Any, Any]:
     """Domain exceptions (which know nothing of HTTP) mapped to statuses."""
     from dataflow import secrets
     from dataflow.events import diff, flows
+    from dataflow.graph import checker
     from dataflow.runtime import runs
     from dataflow.security import access
 
@@ -185,6 +186,7 @@ def domain_exception_handlers() -> dict[Any, Any]:
         secrets.SecretNotFound: handler(404),
         secrets.SecretError: handler(400),
         runs.FlowNotRunnable: handler(422, errors=lambda e: list(e.issues)),
+        checker.CheckTimeout: handler(503),
         access.UserNotFound: handler(404),
         access.TokenNotFound: handler(404),
         access.UserExists: handler(409),

@@ -15,7 +15,7 @@ from dataflow.api.services import Services
 from dataflow.events.diff import FlowDiff
 from dataflow.events.flows import FlowState, HistoryEntry, VersionInfo
 from dataflow.events.projections import FlowSummary
-from dataflow.graph import ValidationReport, check_document, check_flow
+from dataflow.graph import ValidationReport
 from dataflow.model import Flow, export_flow, new_id
 
 FlowBody = Annotated[
@@ -55,10 +55,10 @@ def envelope(state: FlowState) -> FlowEnvelope:
     )
 
 
-def decode_document(services: Services, data: Any, *, strict: bool) -> Flow:
+async def decode_document(services: Services, data: Any, *, strict: bool) -> Flow:
     """A flow from a request body; structural errors always reject, graph errors only when
     `strict` (imports), since a design saved from the canvas may be unfinished."""
-    checked = check_document(data, services.registry, services.secrets, services.reach)
+    checked = await services.runs.checker.document(data)
     flow, report = checked.flow, checked.report
     if flow is None:
         raise invalid(report.errors)
@@ -103,7 +103,7 @@ class FlowController(Controller):
     async def create_flow(
         self, services: NamedDependency[Services], data: FlowBody
     ) -> FlowEnvelope:
-        flow = decode_document(services, data, strict=False)
+        flow = await decode_document(services, data, strict=False)
         return envelope(await services.flows.create(flow, checked=True))
 
     @post("/import", operation_id="import_flow")
@@ -111,7 +111,7 @@ class FlowController(Controller):
         self, services: NamedDependency[Services], data: FlowBody
     ) -> FlowEnvelope:
         """Create a new flow from an exported file; an id already in use gets a new one."""
-        flow = decode_document(services, data, strict=True)
+        flow = await decode_document(services, data, strict=True)
         if not flow.id or await services.flows.exists(flow.id):
             flow.id = new_id("flow-")
         return envelope(await services.flows.create(flow, checked=True))
@@ -121,7 +121,7 @@ class FlowController(Controller):
         self, services: NamedDependency[Services], data: FlowBody
     ) -> ValidationReport:
         """Validate any document; nothing is stored."""
-        return check_document(data, services.registry, services.secrets, services.reach).report
+        return (await services.runs.checker.document(data)).report
 
     @get("/{flow_id:str}", operation_id="get_flow")
     async def get_flow(
@@ -142,7 +142,7 @@ class FlowController(Controller):
         the changes since; only real conflicts give 409."""
         expected = expected_version(request, data)
         body = data["flow"] if isinstance(data.get("flow"), dict) else data
-        flow = decode_document(services, body, strict=False)
+        flow = await decode_document(services, body, strict=False)
         if flow.id and flow.id != flow_id:
             raise ApiError(400, f"the document's id {flow.id!r} is not {flow_id!r}")
         result = await services.flows.save(flow_id, flow, expected, checked=True)
@@ -235,4 +235,4 @@ class FlowController(Controller):
         self, services: NamedDependency[Services], flow_id: FromPath[str]
     ) -> ValidationReport:
         state = await services.flows.get(flow_id)
-        return check_flow(state.flow, services.registry, services.secrets, services.reach).report
+        return (await services.runs.checker.flow(state.flow)).report

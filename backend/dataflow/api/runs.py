@@ -150,8 +150,12 @@ class RunController(Controller):
         engine = services.runs.engine(flow_id)
         if engine is None:
             return SampleResult(columns=[], rows=[])
+        settings = services.settings
         try:
-            result = await asyncio.to_thread(engine.sample, edge_id, limit, where)
+            async with services.runs.sample_slots:  # a few at a time: samples never starve runs
+                result = await asyncio.to_thread(
+                    engine.sample, edge_id, limit, where, settings.sample_timeout_seconds
+                )
         except ValueError as exc:
             raise ApiError(
                 400,

@@ -560,14 +560,20 @@ class FlowRun:
             edges={eid: edge_metrics(e.queue) for eid, e in self._edges.items()},
         )
 
-    def sample(self, edge_id: str, limit: int = 100, where: str | None = None) -> SampleResult:
+    def sample(
+        self,
+        edge_id: str,
+        limit: int = 100,
+        where: str | None = None,
+        timeout: float | None = None,
+    ) -> SampleResult:
         """Up to `limit` of the most recent records that went through the edge, filtered by
-        the DuckDB boolean `where`. Raises KeyError for an unknown edge and ValueError for a
-        bad condition."""
+        the DuckDB boolean `where` (interrupted after `timeout` seconds). Raises KeyError for
+        an unknown edge and ValueError for a bad or too slow condition."""
         edge = self._edges.get(edge_id)
         if edge is None:
             raise KeyError(f"no edge {edge_id!r} in flow {self.flow.id or self.flow.name!r}")
-        return edge.sample.query(limit, where)
+        return edge.sample.query(limit, where, timeout)
 
     def processor(self, node_id: str) -> Processor:
         """The processor instance of a node (tests and tools inspect it)."""

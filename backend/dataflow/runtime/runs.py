@@ -35,7 +35,8 @@ from dataflow.events.run_events import (
     RunStopped,
 )
 from dataflow.events.runs import InvalidTransition, RunStore
-from dataflow.graph import FlowPlan, Issue, check_flow
+from dataflow.graph import FlowPlan, Issue
+from dataflow.graph.checker import Checker
 from dataflow.model import Flow
 from dataflow.processor import Registry
 from dataflow.runtime.checkpoints import (
@@ -91,6 +92,7 @@ class RunManager:
         registry: Registry,
         settings: Settings,
         secrets: Secrets | None = None,
+        checker: Checker | None = None,
     ):
         self.secrets = secrets
         self.store = RunStore(journal)
@@ -98,6 +100,16 @@ class RunManager:
         self.registry = registry
         self.settings = settings
         self.reach = settings.reach()
+        #: Edge sample queries running at once (the others wait for a slot).
+        self.sample_slots = asyncio.Semaphore(settings.sample_concurrency)
+        #: Validation off the event loop (run starts and recovery check their flow).
+        self.checker = checker or Checker(
+            registry,
+            secrets,
+            self.reach,
+            workers=settings.validation_workers,
+            timeout_seconds=settings.validation_timeout_seconds,
+        )
         self._runs: dict[str, _Run] = {}  # flow id -> its latest run, if this server runs it
         self._locks: dict[str, asyncio.Lock] = {}
         self._subscribers: dict[str, set[asyncio.Queue[LiveMessage]]] = {}
@@ -136,7 +148,7 @@ class RunManager:
             if self.is_active(flow_id):
                 raise InvalidTransition("start", self.state_of(flow_id), flow_id)
             state = await self.flows.get(flow_id)
-            checked = check_flow(state.flow, self.registry, self.secrets, self.reach)
+            checked = await self.checker.flow(state.flow)
             if checked.plan is None:
                 raise FlowNotRunnable(flow_id, checked.report.errors)
             created = await self.store.create(flow_id, state.version)
@@ -167,7 +179,7 @@ class RunManager:
         flow = plan.flow if isinstance(plan, FlowPlan) else plan
         try:
             if not isinstance(plan, FlowPlan):  # a recovered run: its version is checked again
-                checked = check_flow(plan, self.registry, self.secrets, self.reach)
+                checked = await self.checker.flow(plan)
                 if checked.plan is None:
                     raise FlowBuildError.from_issues(checked.report.errors)
                 plan = checked.plan

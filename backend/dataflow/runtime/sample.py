@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from typing import Any
 
@@ -64,7 +65,9 @@ class SampleRing:
             table = pa.Table.from_batches([b for b in batches if b.schema.equals(schema)])
         return table.slice(max(table.num_rows - self.size, 0))
 
-    def query(self, limit: int = 100, where: str | None = None) -> SampleResult:
+    def query(
+        self, limit: int = 100, where: str | None = None, timeout: float | None = None
+    ) -> SampleResult:
         """The `limit` most recent sampled records for which the DuckDB boolean `where` holds.
 
         Safe to call from a worker thread while the run goes on: it works on a copy of the
@@ -74,7 +77,7 @@ class SampleRing:
         table = self.table()
         # Nothing sampled yet has no columns to check the condition against.
         if where is not None and where.strip() and table.num_columns:
-            table = _where(table, where)
+            table = _where(table, where, timeout)
         table = table.slice(max(table.num_rows - limit, 0))
         return SampleResult(
             columns=[SampleColumn(f.name, str(f.type)) for f in table.schema],
@@ -82,12 +85,20 @@ class SampleRing:
         )
 
 
-def _where(table: pa.Table, where: str) -> pa.Table:
-    # The expression comes from an HTTP client: no file, network or extension access.
+def _where(table: pa.Table, where: str, timeout: float | None = None) -> pa.Table:
+    # The expression comes from an HTTP client: no file, network or extension access, and
+    # interrupted after `timeout` seconds (a cross join of the sample with itself, say).
     con = sandboxed_duckdb(threads=1)
+    timer = threading.Timer(timeout, con.interrupt) if timeout is not None else None
     try:
         con.register("sample", table)
+        if timer is not None:
+            timer.start()
         return con.sql(f"SELECT * FROM sample WHERE ({where})").to_arrow_table()
+    except duckdb.InterruptException as exc:
+        raise ValueError(
+            f"invalid where condition {where!r}: it ran longer than {timeout:g} s"
+        ) from exc
     except duckdb.Error as exc:
         reason = str(exc).splitlines()[0]
         columns = ", ".join(table.schema.names) or "none"
@@ -95,4 +106,6 @@ def _where(table: pa.Table, where: str) -> pa.Table:
             f"invalid where condition {where!r}: {reason} (sampled columns: {columns})"
         ) from exc
     finally:
+        if timer is not None:
+            timer.cancel()
         con.close()
