@@ -150,6 +150,7 @@ async def test_save_appends_fine_grained_events_as_one_new_version(flows, counte
     (recorded,) = await counted.read("flow-f", 2)
     assert recorded.type == "NodeConfigChanged"
     assert recorded.metadata == {
+        "actor": "dataflow",  # no request here: the server's own doing
         "flow_version": 2,
         "format_version": FORMAT_VERSION,
         "summary": "changed config of node gen (count)",

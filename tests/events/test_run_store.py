@@ -37,7 +37,12 @@ async def test_a_new_run_is_configured_and_becomes_the_flows_latest(journal):
     assert runs.run_ids("f") == [created.run_id]
     [recorded] = await journal.read(f"run-{created.run_id}")
     assert recorded.type == "RunCreated"
-    assert recorded.metadata == {"flow_id": "f", "run_id": created.run_id, "flow_version": 3}
+    assert recorded.metadata == {
+        "flow_id": "f",
+        "run_id": created.run_id,
+        "flow_version": 3,
+        "actor": "dataflow",
+    }
 
 
 async def test_events_fold_into_the_runs_status(journal):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import pytest
@@ -206,3 +207,38 @@ def test_the_roles_mean_what_the_docs_say(admin, method, path, least):
         code = admin.request(method, path, headers=headers[role], json={}).status_code
         allowed = ROLES.index(role) >= ROLES.index(least)
         assert (code != 403) == allowed, f"{method} {path} as {role}: {code}"
+
+
+def test_every_journal_event_names_who_caused_it(admin):
+    ci = admin.post("/api/v1/tokens", json={"name": "ci", "role": "editor"}).json()["token"]
+    doc = {
+        "id": "audited",
+        "name": "audited",
+        "nodes": [
+            {
+                "id": "g",
+                "type": "generate",
+                "config": {"count": 5, "columns": [{"name": "n", "kind": "sequence"}]},
+            },
+            {"id": "out", "type": "console", "config": {}},
+        ],
+        "edges": [{"id": "e", "source": "g", "target": "out"}],
+    }
+    assert admin.post("/api/v1/flows", json=doc).status_code == 201
+    renamed = admin.put(
+        "/api/v1/flows/audited",
+        json={"flow": {**doc, "name": "renamed"}, "expected_version": 1},
+        headers={"Authorization": f"Bearer {ci}"},
+    )
+    assert renamed.status_code == 200, renamed.text
+    assert admin.post("/api/v1/flows/audited/start").status_code == 200
+    for _ in range(100):
+        events = admin.get("/api/v1/flows/audited/events").json()
+        if any(e["type"] == "RunCompleted" for e in events):
+            break
+        time.sleep(0.1)
+    actors = {e["type"]: e["actor"] for e in events}
+    assert actors["FlowCreated"] == "admin (token tests)"  # the sign-in fixture's token
+    assert actors["FlowRenamed"] == "admin (token ci)"
+    assert actors["RunStarted"] == "admin (token tests)"
+    assert actors["RunCompleted"] == "dataflow"  # the run ended by itself
