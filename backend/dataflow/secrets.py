@@ -7,7 +7,9 @@ append-only, so a value that reached it could never be erased: clear values are 
 
 from __future__ import annotations
 
+import base64
 import functools
+import json
 import logging
 import os
 import re
@@ -16,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import quote, quote_plus
 
 import msgspec
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -239,12 +242,28 @@ class SecretStore:
         return len(entries)
 
     def mask(self, text: str) -> str:
-        """Text with every stored secret value replaced by ***: for errors and logs."""
+        """Text with every stored secret value replaced by ***, also as it appears once
+        URL-encoded (in a DSN), base64-encoded (in a basic-auth header) or JSON-escaped: for
+        errors, events and logs."""
         for name in self._entries:
             value = self.value(name)
-            if len(value) >= 4:
-                text = text.replace(value, "***")
+            if len(value) < 4:
+                continue
+            for form in _encodings(value):
+                text = text.replace(form, "***")
         return text
+
+
+def _encodings(value: str) -> list[str]:
+    forms = {
+        value,
+        quote(value, safe=""),
+        quote_plus(value),
+        base64.b64encode(value.encode()).decode().rstrip("="),
+        json.dumps(value)[1:-1],
+    }
+    # Longest first: a form that contains another is masked whole.
+    return sorted((f for f in forms if len(f) >= 4), key=len, reverse=True)
 
 
 def mask_logs(secrets: SecretStore) -> None:

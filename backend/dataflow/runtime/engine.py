@@ -24,7 +24,7 @@ from dataflow.runtime.checkpoints import (
 )
 from dataflow.runtime.lifecycle import Lifecycle, Request
 from dataflow.runtime.memory import use_pipeline_memory_pool
-from dataflow.runtime.metrics import FlowMetrics, edge_metrics
+from dataflow.runtime.metrics import FlowMetrics, NodeMetrics, edge_metrics
 from dataflow.runtime.nodes import EdgeRuntime, NodeFailed, NodeRunner, describe
 from dataflow.runtime.sample import SampleResult
 from dataflow.runtime.state import (
@@ -58,6 +58,8 @@ class RunContext:
     sample_size: int = 200
     #: What the run's processors may touch (file roots, hosts); no limit by default.
     reach: Reach = field(default_factory=Reach)
+    #: Hides secret values in text that leaves the run (node errors in its metrics).
+    mask: Callable[[str], str] = field(default=lambda text: text)
     #: Node loggers are its children, named by node id.
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("dataflow.run"))
 
@@ -556,9 +558,15 @@ class FlowRun:
             flow_id=self.context.flow_id,
             state=self.state,
             elapsed=elapsed,
-            nodes={nid: r.counters.snapshot(now) for nid, r in self._runners.items()},
+            nodes={nid: self._masked(r.counters.snapshot(now)) for nid, r in self._runners.items()},
             edges={eid: edge_metrics(e.queue) for eid, e in self._edges.items()},
         )
+
+    def _masked(self, node: NodeMetrics) -> NodeMetrics:
+        # A processor's error text may quote a secret it was given: metrics leave the run.
+        if node.last_error is not None:
+            node.last_error = self.context.mask(node.last_error)
+        return node
 
     def sample(
         self,

@@ -174,6 +174,7 @@ class RunManager:
             allow_python=self.settings.allow_python,
             sample_size=self.settings.sample_size,
             reach=self.reach,
+            mask=self._mask,
         )
         run.finished = asyncio.Event()
         flow = plan.flow if isinstance(plan, FlowPlan) else plan
