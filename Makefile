@@ -8,6 +8,7 @@ PORT ?= 8080
 .PHONY: run test test-python test-frontend test-e2e lint typecheck format setup frontend-build api-types services chromium bench clean
 
 run: setup frontend-build
+	@echo "Sign in as admin. First start: the password is printed below and kept in data/admin-password.txt (set DATAFLOW_ADMIN_PASSWORD to choose it)."
 	$(BIN)/dataflow serve --host 127.0.0.1 --port $(PORT) --data-dir data --flowfiles flowfiles
 
 test: setup frontend-build chromium services lint typecheck test-python test-frontend test-e2e
