@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -83,6 +83,18 @@ class Settings(msgspec.Struct, kw_only=True):
     #: Edge samples: how many queries at once (others wait), and how long one may take.
     sample_concurrency: Annotated[int, msgspec.Meta(ge=1, le=64)] = 2
     sample_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=600)] = 5.0
+
+    #: OpenID Connect sign-in (off unless oidc_issuer is set): the provider's issuer URL, this
+    #: server's client id and secret (DATAFLOW_OIDC_CLIENT_SECRET), the claim holding role
+    #: names, and the role of users whose token names none.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_scopes: str = "openid profile email"
+    oidc_role_claim: str = "dataflow_roles"
+    oidc_default_role: Literal["viewer", "operator", "editor", "admin"] = "viewer"
+    #: What the sign-in page's button says.
+    oidc_display_name: str = "single sign-on"
 
     #: PEM certificate chain and private key: the server speaks HTTPS itself (session
     #: cookies are then marked Secure). Behind a TLS-terminating proxy, leave both unset.

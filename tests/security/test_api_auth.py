@@ -20,6 +20,10 @@ PUBLIC_OPERATIONS = {
     ("POST", "/api/v1/auth/login"),
     ("GET", "/health"),
     ("POST", "/api/v1/ingest/{flow_id}/{node_id}"),
+    # Single sign-on: what the sign-in page offers, and the trip through the provider.
+    ("GET", "/api/v1/auth/options"),
+    ("GET", "/api/v1/auth/oidc/login"),
+    ("GET", "/api/v1/auth/oidc/callback"),
 }
 
 

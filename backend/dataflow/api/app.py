@@ -21,6 +21,7 @@ from dataflow.api.errors import EXCEPTION_HANDLERS, domain_exception_handlers
 from dataflow.api.flows import FlowController
 from dataflow.api.hardening import HardeningMiddleware, add_security_headers
 from dataflow.api.ingest import ingest_handler
+from dataflow.api.oidc import OidcController, oidc_client
 from dataflow.api.openapi import openapi_config
 from dataflow.api.runs import RunController, flow_websocket, prometheus_metrics
 from dataflow.api.secrets import SecretController
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
             secrets,
             access,
             LoginGuard(settings.login_attempts_per_minute),
+            oidc_client(settings),
         )
         app.state.services = services
         if settings.flowfiles_dir:
@@ -134,6 +136,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     return Litestar(
         route_handlers=[
             AuthController,
+            OidcController,
             UserController,
             TokenController,
             CatalogController,

@@ -15,6 +15,7 @@ from dataflow.processor.reach import Reach
 from dataflow.runtime.runs import RunManager
 from dataflow.secrets import SecretStore
 from dataflow.security import AccessStore
+from dataflow.security.oidc import OidcClient
 from dataflow.settings import Settings
 
 
@@ -29,6 +30,7 @@ class Services:
     secrets: SecretStore
     access: AccessStore
     login_guard: LoginGuard
+    oidc: OidcClient | None = None
 
     @property
     def reach(self) -> Reach:

@@ -273,6 +273,27 @@ class AccessStore:
         await self._append(events)
         return self.user(name)
 
+    async def external_user(self, name: str, role: Role | None, default: Role) -> UserInfo:
+        """A user an identity provider vouches for: created on first sign-in (with a random
+        password nobody knows: they sign in through the provider), their role following the
+        provider's when it names one."""
+        check_name(name, "user name")
+        if name not in self._users:
+            await self.load()
+        if name not in self._users:
+            password = secrets.token_urlsafe(32)
+            hashed = await asyncio.to_thread(self.passwords.hash, password)
+
+            def created() -> list[AccessEvent]:
+                if name in self._users:
+                    return []
+                return [UserCreated(name=name, role=role or default, password_hash=hashed)]
+
+            await self._append(created)
+        if role is not None and self._users[name].role != role:
+            await self.set_role(name, role)
+        return self.user(name)
+
     async def change_password(self, name: str, password: str) -> None:
         _check_password(password)
         hashed = await asyncio.to_thread(self.passwords.hash, password)

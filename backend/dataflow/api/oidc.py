@@ -1,0 +1,126 @@
+"""Sign-in through an OpenID Connect provider: the editor's button leads to /oidc/login, the
+provider sends the browser back to /oidc/callback, which sets the session cookie."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get
+from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
+from litestar.response import Redirect
+from litestar.status_codes import HTTP_302_FOUND
+
+from dataflow.api.auth import SESSION_COOKIE, public
+from dataflow.api.errors import ApiError
+from dataflow.api.services import Services
+from dataflow.security.oidc import OidcClient, OidcError, OidcSettings
+from dataflow.settings import Settings
+
+CALLBACK = "/api/v1/auth/oidc/callback"
+
+
+class SignInOptions(msgspec.Struct, kw_only=True):
+    """What the sign-in page offers: passwords always, a provider when one is configured."""
+
+    password: bool = True
+    oidc: bool
+    oidc_name: str | None = None
+
+
+def oidc_client(settings: Settings) -> OidcClient | None:
+    if not settings.oidc_issuer:
+        return None
+    if not settings.oidc_client_id or not settings.oidc_client_secret:
+        raise ValueError("oidc_issuer needs oidc_client_id and oidc_client_secret as well")
+    return OidcClient(
+        OidcSettings(
+            issuer=settings.oidc_issuer,
+            client_id=settings.oidc_client_id,
+            client_secret=settings.oidc_client_secret,
+            scopes=settings.oidc_scopes,
+            role_claim=settings.oidc_role_claim,
+            default_role=settings.oidc_default_role,
+        )
+    )
+
+
+def _safe_next(value: str | None) -> str:
+    # Only a path of this server: never an open redirect to another site.
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    return value
+
+
+def _client(services: Services) -> OidcClient:
+    if services.oidc is None:
+        raise ApiError(404, "single sign-on is not configured on this server (oidc_issuer)")
+    return services.oidc
+
+
+class OidcController(Controller):
+    path = "/api/v1/auth"
+    tags = ["auth"]
+
+    @get("/options", operation_id="get_sign_in_options", opt=public())
+    async def options(self, services: NamedDependency[Services]) -> SignInOptions:
+        configured = services.oidc is not None
+        name = services.settings.oidc_display_name if configured else None
+        return SignInOptions(oidc=configured, oidc_name=name)
+
+    @get(
+        "/oidc/login",
+        operation_id="oidc_login",
+        opt=public(),
+        status_code=HTTP_302_FOUND,
+        responses={},
+    )
+    async def login(
+        self,
+        services: NamedDependency[Services],
+        request: Request[Any, Any, Any],
+        next_path: Annotated[str | None, QueryParameter(name="next")] = None,
+    ) -> Redirect:
+        """Off to the identity provider; it sends the browser back to the callback."""
+        client = _client(services)
+        redirect_uri = str(request.base_url).rstrip("/") + CALLBACK
+        try:
+            target = await client.begin(redirect_uri, _safe_next(next_path))
+        except OidcError as exc:
+            raise ApiError(503, str(exc)) from exc
+        return Redirect(target, status_code=HTTP_302_FOUND)
+
+    @get("/oidc/callback", operation_id="oidc_callback", opt=public(), status_code=HTTP_302_FOUND)
+    async def callback(
+        self,
+        services: NamedDependency[Services],
+        request: Request[Any, Any, Any],
+        oauth_state: Annotated[str, QueryParameter(name="state", max_length=200)] = "",
+        code: Annotated[str, QueryParameter(max_length=4096)] = "",
+        error: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    ) -> Response[Any]:
+        """The provider's answer: a session cookie for the user its ID token names."""
+        client = _client(services)
+        if error is not None:
+            raise ApiError(401, f"the identity provider refused the sign-in: {error}")
+        try:
+            user, next_path = await client.finish(oauth_state, code)
+        except OidcError as exc:
+            raise ApiError(401, str(exc)) from exc
+        settings = services.settings
+        info = await services.access.external_user(user.name, user.role, settings.oidc_default_role)
+        session = await services.access.issue_token(
+            info.name, "oidc-session", kind="session", expires_in=settings.session_hours * 3600
+        )
+        cookie = Cookie(
+            key=SESSION_COOKIE,
+            value=session.token,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            path="/",
+            max_age=int(settings.session_hours * 3600),
+        )
+        return Redirect(next_path, status_code=HTTP_302_FOUND, cookies=[cookie])
