@@ -1,7 +1,15 @@
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { api, ApiError, errorFromResponse, toApiError } from "./client";
+import { resetSession, signedIn } from "./session";
+import type { Me } from "./types";
 
-afterEach(() => vi.unstubAllGlobals());
+const ADMIN: Me = { user: "admin", role: "admin", kind: "session", token_name: null, csrf_token: "csrf-1", expires_at: null };
+
+beforeEach(() => signedIn(ADMIN));
+afterEach(() => {
+  vi.unstubAllGlobals();
+  resetSession();
+});
 
 const jsonResponse = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
 
