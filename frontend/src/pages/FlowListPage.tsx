@@ -2,6 +2,7 @@
 
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, ApiError, isAbort, toApiError } from "../api/client";
+import { getSession } from "../api/session";
 import type { FlowSummary } from "../api/types";
 import { AppHeader } from "../components/AppHeader";
 import { useDialogs } from "../components/Dialogs";
@@ -47,7 +48,8 @@ export function FlowListPage() {
     const ac = new AbortController();
     void load(ac.signal);
     const t = setInterval(() => {
-      if (document.visibilityState === "visible") void load(ac.signal, true);
+      // Not while the sign-in form covers the page: the call would only wait for it.
+      if (document.visibilityState === "visible" && getSession().status === "signed-in") void load(ac.signal, true);
     }, POLL_MS);
     return () => {
       ac.abort();
