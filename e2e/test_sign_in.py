@@ -212,3 +212,31 @@ def test_an_expired_session_asks_to_sign_in_again_and_keeps_the_unsaved_edit(
         assert {n["id"]: n["name"] for n in saved["nodes"]}["paid"] == "Paid orders"
     finally:
         short.stop()
+
+
+def test_a_user_who_is_not_admin_makes_and_revokes_their_own_tokens(
+    open_page: Callable[..., Page], api, server
+):
+    api.create_user("eddie", "editor-password", "editor")
+    page = open_page("eddie", "editor-password")
+    expect(page.get_by_test_id("admin-link")).to_have_count(0)
+    page.get_by_test_id("tokens-link").click()
+    expect(page.get_by_test_id("tokens-page")).to_be_visible()
+    # Only his own tokens, for himself, and none stronger than he is.
+    expect(page.get_by_test_id("new-token-owner")).to_have_count(0)
+    roles = page.get_by_test_id("new-token-role").locator("option").all_inner_texts()
+    assert roles == ["the owner's", "viewer", "operator", "editor"]
+
+    page.get_by_test_id("new-token-name").fill("laptop")
+    page.get_by_test_id("new-token-submit").click()
+    value = page.get_by_test_id("token-value").inner_text()
+    bearer = {"Authorization": f"Bearer {value}"}
+    me = httpx.get(f"{server.url}/api/v1/auth/me", headers=bearer).json()
+    assert (me["user"], me["role"]) == ("eddie", "editor")
+    rows = page.locator("[data-testid^='token-row-']")
+    expect(rows).to_have_count(1)  # the admin's tokens are not his to see
+    expect(rows).to_contain_text("laptop")
+    rows.get_by_role("button", name="Revoke").click()
+    page.get_by_test_id("confirm-ok").click()
+    expect(rows).to_have_count(0)
+    assert httpx.get(f"{server.url}/api/v1/auth/me", headers=bearer).status_code == 401

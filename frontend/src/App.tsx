@@ -9,6 +9,7 @@ import { EditorPage } from "./pages/EditorPage";
 import { FlowListPage } from "./pages/FlowListPage";
 import { NotFoundPage } from "./pages/NotFoundPage";
 import { SignInPage } from "./pages/SignInPage";
+import { TokensPage } from "./pages/TokensPage";
 import { matchRoute, usePath } from "./router";
 import { checkSession, useSession } from "./state/session";
 
@@ -33,6 +34,7 @@ export function App() {
         {route.name === "list" ? <FlowListPage /> : null}
         {route.name === "editor" ? <EditorPage key={route.flowId} flowId={route.flowId} /> : null}
         {route.name === "admin" ? <AdminPage /> : null}
+        {route.name === "tokens" ? <TokensPage /> : null}
         {route.name === "not-found" ? <NotFoundPage path={route.path} /> : null}
         {session.status === "expired" ? <SignInPage overlay notice={session.notice} lastUser={session.me?.user} /> : null}
         <Toaster />

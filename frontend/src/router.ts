@@ -64,11 +64,12 @@ export function usePath(): string {
   );
 }
 
-export type Route = { name: "list" } | { name: "editor"; flowId: string } | { name: "admin" } | { name: "not-found"; path: string };
+export type Route = { name: "list" } | { name: "editor"; flowId: string } | { name: "admin" } | { name: "tokens" } | { name: "not-found"; path: string };
 
 export function matchRoute(path: string): Route {
   if (path === "/" || path === "") return { name: "list" };
   if (path === "/admin" || path === "/admin/") return { name: "admin" };
+  if (path === "/tokens" || path === "/tokens/") return { name: "tokens" };
   const m = /^\/flows\/([^/]+)\/?$/.exec(path);
   if (m?.[1]) return { name: "editor", flowId: decodeURIComponent(m[1]) };
   return { name: "not-found", path };

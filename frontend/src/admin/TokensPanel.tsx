@@ -1,4 +1,7 @@
-/** API tokens: the list (never their values), revoke, and a form whose answer shows the new value once. */
+/**
+ * API tokens: the list (never their values), revoke, and a form whose answer shows the new
+ * value once. An admin sees and makes everyone's; any other user their own (`users` null).
+ */
 
 import { useCallback, useEffect, useState } from "react";
 import { api, isAbort, toApiError } from "../api/client";
@@ -7,11 +10,12 @@ import { useDialogs } from "../components/Dialogs";
 import { Icon } from "../components/Icon";
 import { nameProblem, parseDays } from "../model/accounts";
 import { formatRelative, formatTime } from "../model/format";
-import { ROLES } from "../model/permissions";
+import { allows, ROLES } from "../model/permissions";
 import { useSession } from "../state/session";
 import { showError, showSuccess } from "../state/toasts";
 
 interface Props {
+  /** Everyone, for an admin (tokens for any of them); null: the user's own tokens only. */
   users: UserInfo[] | null;
   /** Changes when users change (a deleted user's tokens are gone). */
   refreshKey: number;
@@ -153,7 +157,9 @@ function NewTokenForm({ users, onIssued }: { users: UserInfo[] | null; onIssued:
   const [days, setDays] = useState("90");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const owners = users?.map((u) => u.name) ?? (me ? [me.user] : []);
+  const owners = users?.map((u) => u.name) ?? null;
+  // A token is never stronger than the credential that makes it.
+  const roles = ROLES.filter((r) => me && allows(me.role, r));
 
   const submit = async () => {
     const expires = parseDays(days);
@@ -191,21 +197,23 @@ function NewTokenForm({ users, onIssued }: { users: UserInfo[] | null; onIssued:
         <span className="field-label">Token name</span>
         <input className="input" data-testid="new-token-name" autoComplete="off" spellCheck={false} placeholder="e.g. ci-deploy" value={name} onChange={(e) => setName(e.target.value)} />
       </label>
-      <label>
-        <span className="field-label">Owner</span>
-        <select className="input select" data-testid="new-token-owner" value={owner} onChange={(e) => setOwner(e.target.value)}>
-          {owners.map((n) => (
-            <option key={n} value={n}>
-              {n}
-            </option>
-          ))}
-        </select>
-      </label>
+      {owners ? (
+        <label>
+          <span className="field-label">Owner</span>
+          <select className="input select" data-testid="new-token-owner" value={owner} onChange={(e) => setOwner(e.target.value)}>
+            {owners.map((n) => (
+              <option key={n} value={n}>
+                {n}
+              </option>
+            ))}
+          </select>
+        </label>
+      ) : null}
       <label>
         <span className="field-label">Role</span>
         <select className="input select" data-testid="new-token-role" value={role} onChange={(e) => setRole(e.target.value as Role | "")}>
           <option value="">the owner&apos;s</option>
-          {ROLES.map((r) => (
+          {roles.map((r) => (
             <option key={r} value={r}>
               {r}
             </option>

@@ -1,4 +1,7 @@
-/** The signed-in user and role, the admin page's link (admins only) and sign-out: in every page's header. */
+/**
+ * The signed-in user and role, sign-out, and a link to the admin page (admins) or to the
+ * user's own API tokens (everyone else): in every page's header.
+ */
 
 import { api } from "../api/client";
 import { signedOut } from "../api/session";
@@ -35,7 +38,20 @@ export function UserMenu() {
         >
           <Icon name="lock" size={13} /> Admin
         </a>
-      ) : null}
+      ) : (
+        <a
+          href="/tokens"
+          className="user-menu-link"
+          data-testid="tokens-link"
+          title="Your API tokens, for scripts"
+          onClick={(e) => {
+            e.preventDefault();
+            void navigate("/tokens");
+          }}
+        >
+          <Icon name="lock" size={13} /> API tokens
+        </a>
+      )}
       <span className="user-menu-who" title={`Signed in as ${me.user} (${me.role})`}>
         <span data-testid="current-user">{me.user}</span>
         <span className={`role-chip role-${me.role}`} data-testid="current-role">
