@@ -240,3 +240,37 @@ def test_a_user_who_is_not_admin_makes_and_revokes_their_own_tokens(
     page.get_by_test_id("confirm-ok").click()
     expect(rows).to_have_count(0)
     assert httpx.get(f"{server.url}/api/v1/auth/me", headers=bearer).status_code == 401
+
+
+def test_an_editor_picks_secrets_by_name_but_only_an_admin_stores_one(
+    open_page: Callable[..., Page], api
+):
+    api.put("/api/v1/secrets/shop-password", json={"value": "stored-by-admin"})
+    flow_id = api.create_flow(
+        {
+            "id": "",
+            "name": "secret picking",
+            "description": "",
+            "format_version": 1,
+            "nodes": [
+                {
+                    "id": "orders",
+                    "type": "postgres_query",
+                    "name": "Orders",
+                    "config": {"dsn": "postgresql://app@db:5432/shop", "query": "SELECT 1"},
+                    "position": {"x": 0, "y": 0},
+                }
+            ],
+            "edges": [],
+        }
+    )
+    api.create_user("erin", "editor-password", "editor")
+    editor = open_flow(open_page("erin", "editor-password"), flow_id)
+    editor.select("orders")
+    new = editor.testid("field-password-new-secret")
+    expect(new).to_be_disabled()
+    expect(new).to_have_attribute("title", "needs the admin role (you are editor)")
+    editor.pick("password", "shop-password")
+    editor.save()
+    config = api.flow(flow_id)["nodes"][0]["config"]
+    assert config["password"] == {"secret": "shop-password"}
