@@ -37,6 +37,31 @@ def test_a_wrong_password_is_refused_then_the_right_one_lands_where_the_user_was
     assert page.evaluate("() => localStorage.length + sessionStorage.length") == 0
 
 
+def test_too_many_attempts_are_refused_with_the_time_to_wait(
+    open_page: Callable[..., Page], tmp_path
+):
+    # Three attempts a minute: the server's own sign-in when it starts, then two here.
+    strict = ServerProcess(
+        tmp_path / "strict", env={"DATAFLOW_LOGIN_ATTEMPTS_PER_MINUTE": "3"}
+    ).start()
+    try:
+        page = open_page(None)
+        page.goto(strict.url)
+        for _ in range(2):
+            fill_sign_in(page, "admin", "guess")
+            expect(page.get_by_test_id("sign-in-error")).to_have_text("wrong user name or password")
+        fill_sign_in(page, "admin", ADMIN_PASSWORD)
+        error = page.get_by_test_id("sign-in-error")
+        expect(error).to_contain_text("too many sign-in attempts")
+        expect(error).to_contain_text(re.compile(r"try again in \d+ s"))
+        submit = page.get_by_test_id("sign-in-submit")
+        expect(submit).to_be_disabled()
+        expect(submit).to_have_text(re.compile(r"Try again in \d+ s"))
+        expect(page.get_by_test_id("current-user")).to_have_count(0)
+    finally:
+        strict.stop()
+
+
 def test_a_viewer_sees_run_and_edit_controls_disabled_with_the_reason(
     open_page: Callable[..., Page], api
 ):

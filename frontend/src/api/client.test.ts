@@ -24,6 +24,16 @@ describe("api client", () => {
     expect(e.errors).toEqual([{ path: "$.nodes[0].id", code: "missing", message: "required", node_id: undefined, edge_id: undefined }]);
   });
 
+  it("keeps how long a 429 says to wait", async () => {
+    const res = new Response(JSON.stringify({ status: 429, title: "Too Many Requests", detail: "too many sign-in attempts from 10.0.0.7: try again in 42 s" }), {
+      status: 429,
+      headers: { "Content-Type": "application/problem+json", "Retry-After": "42" },
+    });
+    const e = await errorFromResponse(res, "POST login");
+    expect([e.status, e.retryAfter, e.detail]).toEqual([429, 42, "too many sign-in attempts from 10.0.0.7: try again in 42 s"]);
+    expect((await errorFromResponse(jsonResponse(401, { status: 401, title: "Unauthorized" }), "x")).retryAfter).toBeNull();
+  });
+
   it("keeps the 409 conflict body", async () => {
     const body = { status: 409, title: "Conflict", detail: "stale", errors: [], current_version: 7, conflicts: [{ path: "nodes.a.config", kind: "config_changed", base: 1, current: 2, saved: 3 }] };
     vi.stubGlobal("fetch", vi.fn(async () => jsonResponse(409, body)));

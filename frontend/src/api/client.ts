@@ -43,6 +43,8 @@ export class ApiError extends Error {
   readonly errors: ErrorDetail[];
   /** The whole decoded body (409 conflicts carry `current_version` and `conflicts`). */
   readonly body: unknown;
+  /** Seconds to wait before trying again (a 429's Retry-After), if the server said. */
+  retryAfter: number | null = null;
 
   constructor(status: number, title: string, detail: string, errors: ErrorDetail[] = [], body: unknown = null) {
     super(detail ? `${title}: ${detail}` : title);
@@ -71,6 +73,13 @@ function isErrorBody(x: unknown): x is Partial<ErrorBody> {
 
 /** Turn any non-2xx response into an ApiError, whatever the body looks like. */
 export async function errorFromResponse(res: Response, what: string): Promise<ApiError> {
+  const error = await decodeError(res, what);
+  const wait = Number(res.headers.get("Retry-After") ?? "");
+  if (res.headers.has("Retry-After") && Number.isFinite(wait) && wait >= 0) error.retryAfter = wait;
+  return error;
+}
+
+async function decodeError(res: Response, what: string): Promise<ApiError> {
   const text = await res.text().catch(() => "");
   let body: unknown = null;
   try {

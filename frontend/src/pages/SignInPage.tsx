@@ -14,6 +14,8 @@ export function SignInPage({ notice, overlay = false, lastUser }: { notice: stri
   const [password, setPassword] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // After a 429: seconds left before the server takes another attempt (the button counts down).
+  const [wait, setWait] = useState(0);
   const nameRef = useRef<HTMLInputElement>(null);
   const passwordRef = useRef<HTMLInputElement>(null);
   const titleId = useId();
@@ -23,8 +25,14 @@ export function SignInPage({ notice, overlay = false, lastUser }: { notice: stri
     if (!overlay) document.title = "Sign in · DataFlow";
   }, [lastUser, overlay]);
 
+  useEffect(() => {
+    if (wait <= 0) return;
+    const t = setTimeout(() => setWait((w) => w - 1), 1000);
+    return () => clearTimeout(t);
+  }, [wait]);
+
   const submit = async () => {
-    if (busy) return;
+    if (busy || wait > 0) return;
     if (!name.trim() || !password) {
       setError("Enter your user name and password.");
       return;
@@ -39,6 +47,7 @@ export function SignInPage({ notice, overlay = false, lastUser }: { notice: stri
       const err = toApiError(e);
       // The server's detail says what went wrong: a wrong password, or how long to wait (429).
       setError(err.detail || err.title);
+      if (err.status === 429) setWait(Math.ceil(err.retryAfter ?? 60));
       setPassword("");
       passwordRef.current?.focus();
     } finally {
@@ -100,8 +109,8 @@ export function SignInPage({ notice, overlay = false, lastUser }: { notice: stri
           {error}
         </div>
       ) : null}
-      <button type="submit" className="btn btn-primary sign-in-submit" data-testid="sign-in-submit" disabled={busy}>
-        {busy ? "Signing in…" : "Sign in"}
+      <button type="submit" className="btn btn-primary sign-in-submit" data-testid="sign-in-submit" disabled={busy || wait > 0}>
+        {busy ? "Signing in…" : wait > 0 ? `Try again in ${wait} s` : "Sign in"}
       </button>
     </form>
   );
