@@ -52,6 +52,19 @@ describe("the session in every call", () => {
     await expect(listed).rejects.toMatchObject({ name: "AbortError" });
   });
 
+  it("calls held when the session ended are dropped, not sent, if the user signs out", async () => {
+    signedIn(me("alice", "tok-a"));
+    const fetchMock = vi.fn(async (_url: string, _init: RequestInit) => problem(401, "expired"));
+    vi.stubGlobal("fetch", fetchMock);
+    const saved = api.saveFlow("f", FLOW, 1);
+    await vi.waitFor(() => expect(getSession().status).toBe("expired"));
+    signedOut("You signed out.");
+    await expect(saved).rejects.toMatchObject({ name: "AbortError" });
+    signedIn(me("bob", "tok-b"));
+    await settle();
+    expect(fetchMock).toHaveBeenCalledTimes(1);
+  });
+
   it("a 401 anywhere shows the sign-in page; after signing in the same call goes again", async () => {
     signedIn(me("alice", "tok-a"));
     const fetchMock = vi

@@ -26,15 +26,21 @@ export interface Session {
 
 let session: Session = { status: "checking", me: null, notice: null };
 const listeners = new Set<() => void>();
-let waiters: (() => void)[] = [];
+interface Waiter {
+  ready: () => void;
+  dropped: () => void;
+}
+let waiters: Waiter[] = [];
 
 function set(next: Session) {
   session = next;
   for (const fn of [...listeners]) fn();
-  if (next.status === "signed-in") {
-    const ready = waiters;
+  if (next.status === "signed-in" || next.status === "signed-out") {
+    // Signed in: the held calls go. Signed out: the app they belong to is gone with the
+    // user, so they are dropped as aborted, never sent later as someone else.
+    const held = waiters;
     waiters = [];
-    for (const fn of ready) fn();
+    for (const w of held) (next.status === "signed-in" ? w.ready : w.dropped)();
   }
 }
 
@@ -69,23 +75,33 @@ export function csrfToken(): string | null {
   return session.status === "signed-in" ? (session.me?.csrf_token ?? null) : null;
 }
 
-/** Resolves once someone is signed in (at once if someone is); rejects with AbortError on abort. */
+/**
+ * Resolves once someone is signed in (at once if someone is); rejects with AbortError when
+ * `signal` aborts or the user signs out meanwhile.
+ */
 export function whenSignedIn(signal?: AbortSignal): Promise<void> {
   if (session.status === "signed-in") return Promise.resolve();
   return new Promise<void>((resolve, reject) => {
+    const aborted = () => new DOMException("The call was aborted", "AbortError");
     if (signal?.aborted) {
-      reject(new DOMException("The call was aborted", "AbortError"));
+      reject(aborted());
       return;
     }
-    const ready = () => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
+    const waiter: Waiter = {
+      ready: () => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      },
+      dropped: () => {
+        signal?.removeEventListener("abort", onAbort);
+        reject(aborted());
+      },
     };
     const onAbort = () => {
-      waiters = waiters.filter((w) => w !== ready);
-      reject(new DOMException("The call was aborted", "AbortError"));
+      waiters = waiters.filter((w) => w !== waiter);
+      reject(aborted());
     };
-    waiters.push(ready);
+    waiters.push(waiter);
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
