@@ -11,6 +11,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 
+from e2e.session import sign_in
+from tests.auth import ADMIN_PASSWORD
 from tests.server import ROOT, ServerProcess
 
 CHROMIUM = os.environ.get("DATAFLOW_CHROMIUM", "/usr/bin/chromium")
@@ -54,10 +56,10 @@ def out_dir(tmp_path) -> Path:
 
 
 class Api:
-    """The public API, for arranging state and checking what the browser did."""
+    """The public API, signed in as admin, for arranging state and checking what the browser did."""
 
-    def __init__(self, url: str):
-        self.client = httpx.Client(base_url=url, timeout=30)
+    def __init__(self, url: str, headers: dict[str, str]):
+        self.client = httpx.Client(base_url=url, headers=headers, timeout=30)
 
     def get(self, path: str):
         response = self.client.get(path)
@@ -81,10 +83,13 @@ class Api:
     def create_flow(self, document: dict) -> str:
         return self.post("/api/v1/flows", json=document)["flow"]["id"]
 
+    def create_user(self, name: str, password: str, role: str) -> dict:
+        return self.post("/api/v1/users", json={"name": name, "password": password, "role": role})
+
 
 @pytest.fixture
 def api(server) -> Iterator[Api]:
-    client = Api(server.url)
+    client = Api(server.url, server.headers)
     yield client
     client.client.close()
 
@@ -100,8 +105,10 @@ def pytest_runtest_makereport(item, call):
 @pytest.fixture
 def open_page(
     request, browser: Browser, server: ServerProcess, tmp_path: Path
-) -> Iterator[Callable[[], Page]]:
-    """Opens pages, each in its own browser context (as two users would be).
+) -> Iterator[Callable[..., Page]]:
+    """Opens pages, each in its own browser context (as two users would be), signed in
+    through the sign-in page: as admin, or `open_page(user, password)`, or nobody with
+    `open_page(None)`.
 
     Every page fails the test when the UI logs an error to the console: expected API
     failures are shown in the UI, not logged. "Failed to load resource" is the browser's
@@ -110,7 +117,7 @@ def open_page(
     contexts: list[BrowserContext] = []
     errors: list[str] = []
 
-    def open_one() -> Page:
+    def open_one(user: str | None = "admin", password: str = ADMIN_PASSWORD) -> Page:
         context = browser.new_context(viewport=VIEWPORT, accept_downloads=True, base_url=server.url)
         contexts.append(context)
         page = context.new_page()
@@ -122,6 +129,8 @@ def open_page(
         page.on("console", on_console)
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.set_default_timeout(15_000)
+        if user is not None:
+            sign_in(page, user, password)
         return page
 
     yield open_one
@@ -139,5 +148,6 @@ def open_page(
 
 
 @pytest.fixture
-def page(open_page: Callable[[], Page]) -> Page:
+def page(open_page: Callable[..., Page]) -> Page:
+    """A page signed in as admin (through the sign-in page, as a user would)."""
     return open_page()

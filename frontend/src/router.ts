@@ -1,4 +1,4 @@
-/** A tiny history router (two routes) with a navigation guard for unsaved changes. */
+/** A tiny history router (a few routes) with a navigation guard for unsaved changes. */
 
 import { useSyncExternalStore } from "react";
 
@@ -18,6 +18,11 @@ export function setNavigationGuard(g: Guard | null): () => void {
   return () => {
     if (guard === g) guard = null;
   };
+}
+
+/** Ask the guard (unsaved changes) whether the user may leave this page, e.g. to sign out. */
+export async function confirmLeave(): Promise<boolean> {
+  return guard ? guard() : true;
 }
 
 export async function navigate(path: string, opts: { replace?: boolean; force?: boolean } = {}): Promise<boolean> {
@@ -59,10 +64,12 @@ export function usePath(): string {
   );
 }
 
-export type Route = { name: "list" } | { name: "editor"; flowId: string } | { name: "not-found"; path: string };
+export type Route = { name: "list" } | { name: "editor"; flowId: string } | { name: "admin" } | { name: "tokens" } | { name: "not-found"; path: string };
 
 export function matchRoute(path: string): Route {
   if (path === "/" || path === "") return { name: "list" };
+  if (path === "/admin" || path === "/admin/") return { name: "admin" };
+  if (path === "/tokens" || path === "/tokens/") return { name: "tokens" };
   const m = /^\/flows\/([^/]+)\/?$/.exec(path);
   if (m?.[1]) return { name: "editor", flowId: decodeURIComponent(m[1]) };
   return { name: "not-found", path };

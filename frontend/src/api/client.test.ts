@@ -1,7 +1,15 @@
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { api, ApiError, errorFromResponse, toApiError } from "./client";
+import { resetSession, signedIn } from "./session";
+import type { Me } from "./types";
 
-afterEach(() => vi.unstubAllGlobals());
+const ADMIN: Me = { user: "admin", role: "admin", kind: "session", token_name: null, csrf_token: "csrf-1", expires_at: null };
+
+beforeEach(() => signedIn(ADMIN));
+afterEach(() => {
+  vi.unstubAllGlobals();
+  resetSession();
+});
 
 const jsonResponse = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
 
@@ -14,6 +22,16 @@ describe("api client", () => {
     expect(e).toBeInstanceOf(ApiError);
     expect([e.status, e.title, e.detail]).toEqual([422, "Invalid flow", "2 problems"]);
     expect(e.errors).toEqual([{ path: "$.nodes[0].id", code: "missing", message: "required", node_id: undefined, edge_id: undefined }]);
+  });
+
+  it("keeps how long a 429 says to wait", async () => {
+    const res = new Response(JSON.stringify({ status: 429, title: "Too Many Requests", detail: "too many sign-in attempts from 10.0.0.7: try again in 42 s" }), {
+      status: 429,
+      headers: { "Content-Type": "application/problem+json", "Retry-After": "42" },
+    });
+    const e = await errorFromResponse(res, "POST login");
+    expect([e.status, e.retryAfter, e.detail]).toEqual([429, 42, "too many sign-in attempts from 10.0.0.7: try again in 42 s"]);
+    expect((await errorFromResponse(jsonResponse(401, { status: 401, title: "Unauthorized" }), "x")).retryAfter).toBeNull();
   });
 
   it("keeps the 409 conflict body", async () => {

@@ -1,5 +1,10 @@
-/** The one HTTP client: every call to the backend goes through `request`, and fails with ApiError. */
+/**
+ * The one HTTP client: every call to the backend goes through `request`, and fails with ApiError.
+ * It also owns the session's part of every call: the cookie (same-origin), X-CSRF-Token on
+ * unsafe methods, and what a 401 means (the session ended: sign in, then the call goes again).
+ */
 
+import { csrfToken, sessionExpired, signedIn, whenSignedIn } from "./session";
 import type {
   ConflictBody,
   ErrorBody,
@@ -11,12 +16,20 @@ import type {
   FlowMetrics,
   FlowSchema,
   FlowSummary,
+  IssuedToken,
+  LoginFailure,
+  LoginResult,
+  Me,
+  NewToken,
   ProcessorInfo,
+  Role,
   RunInfo,
   SampleResult,
   SaveFlowResponse,
   SecretInfo,
   ValidationResult,
+  TokenInfo,
+  UserInfo,
   VersionInfo,
 } from "./types";
 
@@ -30,6 +43,8 @@ export class ApiError extends Error {
   readonly errors: ErrorDetail[];
   /** The whole decoded body (409 conflicts carry `current_version` and `conflicts`). */
   readonly body: unknown;
+  /** Seconds to wait before trying again (a 429's Retry-After), if the server said. */
+  retryAfter: number | null = null;
 
   constructor(status: number, title: string, detail: string, errors: ErrorDetail[] = [], body: unknown = null) {
     super(detail ? `${title}: ${detail}` : title);
@@ -58,6 +73,13 @@ function isErrorBody(x: unknown): x is Partial<ErrorBody> {
 
 /** Turn any non-2xx response into an ApiError, whatever the body looks like. */
 export async function errorFromResponse(res: Response, what: string): Promise<ApiError> {
+  const error = await decodeError(res, what);
+  const wait = Number(res.headers.get("Retry-After") ?? "");
+  if (res.headers.has("Retry-After") && Number.isFinite(wait) && wait >= 0) error.retryAfter = wait;
+  return error;
+}
+
+async function decodeError(res: Response, what: string): Promise<ApiError> {
   const text = await res.text().catch(() => "");
   let body: unknown = null;
   try {
@@ -85,7 +107,15 @@ export interface RequestOptions {
   rawBody?: string;
   query?: Record<string, string | number | boolean | undefined | null>;
   signal?: AbortSignal;
+  /**
+   * A call made without a session (sign-in, the check when the page loads, sign-out): it is
+   * not held while nobody is signed in, and a 401 is its own failure, not a session's end.
+   */
+  anonymous?: boolean;
 }
+
+export const CSRF_HEADER = "X-CSRF-Token";
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 function buildUrl(path: string, query?: RequestOptions["query"]): string {
   let url = path.startsWith("/") ? path : `${API_BASE}/${path}`;
@@ -98,7 +128,9 @@ function buildUrl(path: string, query?: RequestOptions["query"]): string {
   return url;
 }
 
-export async function rawRequest(method: string, path: string, opts: RequestOptions = {}): Promise<Response> {
+export async function rawRequest(method: string, path: string, opts: RequestOptions = {}, adoptNewer = true): Promise<Response> {
+  // Nobody signed in (the page is loading, or the sign-in page shows): wait for the next sign-in.
+  if (!opts.anonymous) await whenSignedIn(opts.signal);
   const headers: Record<string, string> = { Accept: "application/json" };
   let body: string | undefined;
   if (opts.rawBody !== undefined) {
@@ -108,16 +140,42 @@ export async function rawRequest(method: string, path: string, opts: RequestOpti
     body = JSON.stringify(opts.body);
     headers["Content-Type"] = "application/json";
   }
+  const unsafe = !SAFE_METHODS.has(method.toUpperCase());
+  const csrf = csrfToken();
+  if (unsafe && csrf) headers[CSRF_HEADER] = csrf;
   const url = buildUrl(path, opts.query);
   let res: Response;
   try {
-    res = await fetch(url, { method, headers, body, signal: opts.signal });
+    res = await fetch(url, { method, headers, body, signal: opts.signal, credentials: "same-origin" });
   } catch (e) {
     if (e instanceof DOMException && e.name === "AbortError") throw e;
     throw new ApiError(0, "Server unreachable", `${method} ${url}: ${e instanceof Error ? e.message : String(e)}`);
   }
-  if (!res.ok) throw await errorFromResponse(res, `${method} ${url}`);
-  return res;
+  if (res.ok) return res;
+  const error = await errorFromResponse(res, `${method} ${url}`);
+  if (!opts.anonymous && res.status === 401) {
+    // The session expired or was revoked: the server did nothing, so after the next sign-in
+    // the same call goes again and its caller never sees the interruption.
+    sessionExpired(error.detail, csrf);
+    return rawRequest(method, path, opts);
+  }
+  if (adoptNewer && !opts.anonymous && res.status === 403 && unsafe && csrf && (await adoptNewerSession(csrf))) {
+    // Signed in again in another tab: the cookie is a newer session's, the token was the old one's.
+    return rawRequest(method, path, opts, false);
+  }
+  throw error;
+}
+
+/** True when the cookie now belongs to another session than the CSRF token `sent` (which is then replaced). */
+async function adoptNewerSession(sent: string): Promise<boolean> {
+  try {
+    const me = await api.me();
+    if (!me.csrf_token || me.csrf_token === sent) return false;
+    signedIn(me);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export async function request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
@@ -138,6 +196,22 @@ const flowPath = (id: string) => `${API_BASE}/flows/${enc(id)}`;
 export type RunAction = "start" | "pause" | "resume" | "stop";
 
 export const api = {
+  /** Sign in: sets the session cookie; the answer carries the CSRF token. */
+  login: (name: string, password: string) => request<LoginResult>("POST", `${API_BASE}/auth/login`, { body: { name, password }, anonymous: true }),
+  /** Who the session cookie belongs to (401 without one). */
+  me: (signal?: AbortSignal) => request<Me>("GET", `${API_BASE}/auth/me`, { signal, anonymous: true }),
+  logout: () => request<void>("POST", `${API_BASE}/auth/logout`, { anonymous: true }),
+
+  listUsers: (signal?: AbortSignal) => request<UserInfo[]>("GET", `${API_BASE}/users`, { signal }),
+  createUser: (name: string, password: string, role: Role) => request<UserInfo>("POST", `${API_BASE}/users`, { body: { name, password, role } }),
+  updateUser: (name: string, change: { role?: Role; password?: string }) => request<UserInfo>("PATCH", `${API_BASE}/users/${enc(name)}`, { body: change }),
+  deleteUser: (name: string) => request<void>("DELETE", `${API_BASE}/users/${enc(name)}`),
+  /** Your API tokens; an admin's call lists everyone's. */
+  listTokens: (signal?: AbortSignal) => request<TokenInfo[]>("GET", `${API_BASE}/tokens`, { signal }),
+  createToken: (token: NewToken) => request<IssuedToken>("POST", `${API_BASE}/tokens`, { body: token }),
+  revokeToken: (id: string) => request<void>("DELETE", `${API_BASE}/tokens/${enc(id)}`),
+  loginFailures: (signal?: AbortSignal) => request<LoginFailure[]>("GET", `${API_BASE}/auth/failures`, { signal }),
+
   listProcessors: (signal?: AbortSignal) => request<ProcessorInfo[]>("GET", `${API_BASE}/processors`, { signal }),
   /** The flow document's JSON Schema: the edge and flow settings forms are built from it. */
   flowSchema: (signal?: AbortSignal) => request<FlowSchema>("GET", `${API_BASE}/schema/flow.json`, { signal }),
@@ -167,8 +241,11 @@ export const api = {
   },
   importFlow: (fileText: string) => request<FlowEnvelope>("POST", `${API_BASE}/flows/import`, { rawBody: fileText }),
 
+  /** Validate any document (editors: it is a write route, as the document is arbitrary). */
   validate: (flow: Flow, signal?: AbortSignal) =>
     request<ValidationResult>("POST", `${API_BASE}/flows/validate`, { body: flow, signal }),
+  /** The saved flow's validation report (any role). */
+  savedValidation: (id: string, signal?: AbortSignal) => request<ValidationResult>("GET", `${flowPath(id)}/validation`, { signal }),
 
   run: (id: string, signal?: AbortSignal) => request<RunInfo>("GET", `${flowPath(id)}/run`, { signal }),
   runAction: (id: string, action: RunAction, force = false) =>

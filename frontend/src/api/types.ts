@@ -157,3 +157,16 @@ export type FlowMetrics = Schemas["FlowMetrics"];
 /** A message of the live view's WebSocket (tagged by `type`). */
 export type SocketMessage = Schemas["AnyLiveMessage"];
 export type SampleResult = Omit<Schemas["SampleResult"], "rows"> & { rows: Record<string, JsonValue>[] };
+
+/* -------------------------------------------------------------- who is signed in */
+
+export type Role = Schemas["UserInfo"]["role"];
+/** GET /auth/me: the signed-in user; `csrf_token` goes in X-CSRF-Token on unsafe calls. */
+export type Me = Schemas["Me"];
+export type LoginResult = Schemas["LoginResult"];
+export type UserInfo = Schemas["UserInfo"];
+export type TokenInfo = Schemas["TokenInfo"];
+/** A new API token: `token` is its value, in this answer only. */
+export type IssuedToken = Schemas["IssuedToken"];
+export type NewToken = Schemas["NewToken"];
+export type LoginFailure = Schemas["LoginFailure"];

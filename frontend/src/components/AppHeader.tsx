@@ -1,8 +1,9 @@
-/** Top bar: product name (home link) and page-specific content. */
+/** Top bar: product name (home link), page-specific content, and who is signed in. */
 
 import type { ReactNode } from "react";
 import { navigate } from "../router";
 import { Icon } from "./Icon";
+import { UserMenu } from "./UserMenu";
 
 export function AppHeader({ children }: { children?: ReactNode }) {
   return (
@@ -23,6 +24,8 @@ export function AppHeader({ children }: { children?: ReactNode }) {
         DataFlow
       </a>
       {children}
+      <span className="spacer" />
+      <UserMenu />
     </header>
   );
 }

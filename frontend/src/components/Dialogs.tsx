@@ -18,6 +18,8 @@ export interface PromptOptions {
   okLabel?: string;
   placeholder?: string;
   validate?: (value: string) => string | null;
+  /** "password" for a new password (not shown as typed). */
+  inputType?: "text" | "password";
 }
 
 interface Dialogs {
@@ -147,6 +149,8 @@ function PromptDialog({ options, onDone }: { options: PromptOptions; onDone: (v:
           className="input"
           data-testid="prompt-input"
           data-autofocus
+          type={options.inputType ?? "text"}
+          autoComplete={options.inputType === "password" ? "new-password" : undefined}
           value={value}
           placeholder={options.placeholder}
           onChange={(e) => setValue(e.target.value)}

@@ -38,12 +38,15 @@ const edgeTypes: EdgeTypes = { flow: FlowEdgeView };
 const defaultEdgeOptions = { markerEnd: { type: MarkerType.ArrowClosed, width: 20, height: 20, markerUnits: "userSpaceOnUse", color: "#64748b" } };
 const fitViewOptions = { padding: 0.2, maxZoom: 1.2 };
 const MINIMAP_STYLE = { width: 168, height: 112 };
+const DELETE_KEYS = ["Delete", "Backspace"];
 const CATEGORY_COLORS: Record<string, string> = { source: "#16a34a", transform: "#2563eb", sink: "#9333ea" };
 
 interface CanvasProps {
   doc: Flow;
   view: ViewState;
   dispatch: Dispatch<EditorAction>;
+  /** Nodes can be selected and inspected, not moved, connected, dropped or deleted. */
+  readOnly?: boolean;
 }
 
 function pointOf(event: MouseEvent | TouchEvent): { x: number; y: number } | null {
@@ -54,7 +57,7 @@ function pointOf(event: MouseEvent | TouchEvent): { x: number; y: number } | nul
   return { x: event.clientX, y: event.clientY };
 }
 
-function CanvasImpl({ doc, view, dispatch }: CanvasProps) {
+function CanvasImpl({ doc, view, dispatch, readOnly = false }: CanvasProps) {
   const { byType } = useCatalog();
   const stores = useEditorStores();
   const declared = useCallback((id: string) => stores.nodePorts.get(id), [stores]);
@@ -70,8 +73,15 @@ function CanvasImpl({ doc, view, dispatch }: CanvasProps) {
   const nodes = useMemo(() => toRfNodes(doc, view, nodeCache.current), [doc, view]);
   const edges = useMemo(() => toRfEdges(doc, view, edgeCache.current), [doc, view]);
 
-  const onNodesChange = useCallback((changes: NodeChange<ProcessorRfNode>[]) => dispatch({ type: "node-changes", changes }), [dispatch]);
-  const onEdgesChange = useCallback((changes: EdgeChange<FlowRfEdge>[]) => dispatch({ type: "edge-changes", changes }), [dispatch]);
+  // Read-only, only selection and measured sizes get through: never a move or a removal.
+  const onNodesChange = useCallback(
+    (changes: NodeChange<ProcessorRfNode>[]) => dispatch({ type: "node-changes", changes: readOnly ? changes.filter((c) => c.type === "select" || c.type === "dimensions") : changes }),
+    [dispatch, readOnly],
+  );
+  const onEdgesChange = useCallback(
+    (changes: EdgeChange<FlowRfEdge>[]) => dispatch({ type: "edge-changes", changes: readOnly ? changes.filter((c) => c.type === "select") : changes }),
+    [dispatch, readOnly],
+  );
 
   const isValidConnection: IsValidConnection<FlowRfEdge> = useCallback(
     (c) => checkConnection(docRef.current, byType, { fromNode: c.source, fromHandle: c.sourceHandle ?? null, toNode: c.target, toHandle: c.targetHandle ?? null }, declared).ok,
@@ -114,16 +124,16 @@ function CanvasImpl({ doc, view, dispatch }: CanvasProps) {
   );
 
   const onDragOver = useCallback((e: React.DragEvent) => {
-    if (e.dataTransfer.types.includes(PALETTE_MIME)) {
+    if (!readOnly && e.dataTransfer.types.includes(PALETTE_MIME)) {
       e.preventDefault();
       e.dataTransfer.dropEffect = "copy";
     }
-  }, []);
+  }, [readOnly]);
 
   const onDrop = useCallback(
     (e: React.DragEvent) => {
       const type = e.dataTransfer.getData(PALETTE_MIME);
-      if (!type) return;
+      if (!type || readOnly) return;
       e.preventDefault();
       const info = byType.get(type);
       if (!info) {
@@ -134,13 +144,13 @@ function CanvasImpl({ doc, view, dispatch }: CanvasProps) {
       const node = makeNode(docRef.current, info, { x: Math.round((p.x - 100) / 8) * 8, y: Math.round((p.y - 24) / 8) * 8 });
       dispatch({ type: "edit", update: (f) => (f.nodes.some((n) => n.id === node.id) ? f : addNode(f, node)), select: { nodes: [node.id], edges: [] } });
     },
-    [byType, dispatch, rf],
+    [byType, dispatch, rf, readOnly],
   );
 
   const miniMapColor = useCallback((n: ProcessorRfNode) => CATEGORY_COLORS[byType.get(n.data.type)?.category ?? ""] ?? "#64748b", [byType]);
 
   return (
-    <div className="canvas" data-testid="canvas" onDragOver={onDragOver} onDrop={onDrop}>
+    <div className="canvas" data-testid="canvas" data-read-only={readOnly || undefined} onDragOver={onDragOver} onDrop={onDrop}>
       <ReactFlow<ProcessorRfNode, FlowRfEdge>
         nodes={nodes}
         edges={edges}
@@ -154,7 +164,10 @@ function CanvasImpl({ doc, view, dispatch }: CanvasProps) {
         connectionMode={ConnectionMode.Loose}
         connectionRadius={24}
         defaultEdgeOptions={defaultEdgeOptions}
-        deleteKeyCode={["Delete", "Backspace"]}
+        deleteKeyCode={readOnly ? null : DELETE_KEYS}
+        nodesDraggable={!readOnly}
+        nodesConnectable={!readOnly}
+        edgesReconnectable={!readOnly}
         selectionKeyCode="Shift"
         multiSelectionKeyCode={["Shift", "Meta", "Control"]}
         snapToGrid
@@ -172,7 +185,7 @@ function CanvasImpl({ doc, view, dispatch }: CanvasProps) {
       </ReactFlow>
       {doc.nodes.length === 0 ? (
         <div className="canvas-empty" data-testid="canvas-empty">
-          <div>Drag a processor from the palette onto the canvas</div>
+          <div>{readOnly ? "This flow has no nodes yet" : "Drag a processor from the palette onto the canvas"}</div>
           <div className="muted small">Connect an output port (right) to an input port (left). Press ? for shortcuts.</div>
         </div>
       ) : null}

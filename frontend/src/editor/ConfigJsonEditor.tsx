@@ -3,12 +3,13 @@
 import { useEffect, useState } from "react";
 import type { JsonObject } from "../api/types";
 
-export function ConfigJsonEditor({ config, onApply }: { config: JsonObject; onApply: (c: JsonObject) => void }) {
+export function ConfigJsonEditor({ config, readOnly = false, onApply }: { config: JsonObject; readOnly?: boolean; onApply: (c: JsonObject) => void }) {
   const external = JSON.stringify(config, null, 2);
   const [text, setText] = useState(external);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => setText(external), [external]);
   const apply = () => {
+    if (readOnly) return;
     try {
       const v: unknown = JSON.parse(text || "{}");
       if (!v || typeof v !== "object" || Array.isArray(v)) throw new Error("the config must be a JSON object");
@@ -27,6 +28,7 @@ export function ConfigJsonEditor({ config, onApply }: { config: JsonObject; onAp
         spellCheck={false}
         data-testid="config-json"
         aria-label="Config as JSON"
+        readOnly={readOnly}
         onChange={(e) => setText(e.target.value)}
         onBlur={apply}
       />
@@ -35,7 +37,7 @@ export function ConfigJsonEditor({ config, onApply }: { config: JsonObject; onAp
           Not applied: {error}
         </div>
       ) : (
-        <div className="field-help">Applied when the box loses focus. Keys left out use their defaults.</div>
+        <div className="field-help">{readOnly ? "Read-only." : "Applied when the box loses focus. Keys left out use their defaults."}</div>
       )}
     </div>
   );

@@ -7,8 +7,10 @@ import { SchemaForm } from "../form/SchemaForm";
 import { removeElements } from "../model/edits";
 import { settingsFormSchema } from "../model/flowSettings";
 import { fillColor, formatBytes, formatCount } from "../model/format";
+import { gate } from "../model/permissions";
 import { useCatalog } from "../state/catalog";
 import { useEdgeIssues, useEdgeMetrics, useRunState } from "../state/editorStores";
+import { usePermissions } from "../state/session";
 import type { EditorAction } from "./editorState";
 import { SamplePanel } from "./SamplePanel";
 
@@ -16,6 +18,7 @@ export function EdgeInspector({ flowId, edge, doc, dispatch }: { flowId: string;
   const issues = useEdgeIssues(edge.id);
   const metrics = useEdgeMetrics(edge.id);
   const runState = useRunState();
+  const editing = usePermissions().edit;
   const { flowSchema } = useCatalog();
   const schema = useMemo(() => settingsFormSchema(flowSchema, "Edge"), [flowSchema]);
   const value = useMemo<JsonObject>(() => ({ settings: { ...edge.settings } }), [edge.settings]);
@@ -47,7 +50,7 @@ export function EdgeInspector({ flowId, edge, doc, dispatch }: { flowId: string;
             <code>{edge.id}</code>
           </div>
         </div>
-        <button type="button" className="icon-btn danger" data-testid="delete-edge" aria-label="Delete connection" title="Delete connection (Del)" onClick={() => dispatch({ type: "edit", update: (f) => removeElements(f, [], [edge.id]) })}>
+        <button type="button" className="icon-btn danger" data-testid="delete-edge" aria-label="Delete connection" {...gate(editing, "Delete connection (Del)")} onClick={() => dispatch({ type: "edit", update: (f) => removeElements(f, [], [edge.id]) })}>
           <Icon name="trash" />
         </button>
       </div>
@@ -73,7 +76,7 @@ export function EdgeInspector({ flowId, edge, doc, dispatch }: { flowId: string;
       ) : null}
       <div className="inspector-form">
         {schema ? (
-          <SchemaForm schema={schema} uiSchema={{}} value={value} issues={formIssues} idPrefix={`edge-${edge.id}`} onChange={onChange} />
+          <SchemaForm schema={schema} uiSchema={{}} value={value} issues={formIssues} idPrefix={`edge-${edge.id}`} readOnly={!editing.allowed} onChange={onChange} />
         ) : (
           <div className="muted small">Loading the connection settings…</div>
         )}

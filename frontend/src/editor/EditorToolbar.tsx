@@ -1,7 +1,10 @@
-/** Editor top bar: back, title with unsaved marker, edit/layout/save actions, run controls, panels, help. */
+/** Editor top bar: back, title with unsaved marker, edit/layout/save actions, run controls, panels, help, user. */
 
 import { memo, type ReactNode } from "react";
 import { Icon } from "../components/Icon";
+import { UserMenu } from "../components/UserMenu";
+import { gate } from "../model/permissions";
+import { usePermissions } from "../state/session";
 
 interface Props {
   name: string;
@@ -23,6 +26,7 @@ interface Props {
 }
 
 function EditorToolbarImpl(p: Props) {
+  const edit = usePermissions().edit;
   return (
     <div className="editor-toolbar" role="toolbar" aria-label="Flow editor toolbar">
       <button type="button" className="icon-btn" data-testid="back-to-list" aria-label="Back to all flows" title="All flows" onClick={p.onBack}>
@@ -34,22 +38,27 @@ function EditorToolbarImpl(p: Props) {
         <span className="tag" data-testid="flow-version" title="Saved version">
           v{p.version}
         </span>
+        {edit.allowed ? null : (
+          <span className="tag tag-readonly" data-testid="read-only" title={`Read-only: editing ${edit.reason}`}>
+            read-only
+          </span>
+        )}
       </div>
       <div className="toolbar-sep" />
-      <button type="button" className="icon-btn" data-testid="undo" aria-label="Undo (Ctrl+Z)" title="Undo (Ctrl+Z)" disabled={!p.canUndo} onClick={p.onUndo}>
+      <button type="button" className="icon-btn" data-testid="undo" aria-label="Undo (Ctrl+Z)" {...gate(edit, "Undo (Ctrl+Z)")} disabled={!edit.allowed || !p.canUndo} onClick={p.onUndo}>
         <Icon name="undo" />
       </button>
-      <button type="button" className="icon-btn" data-testid="redo" aria-label="Redo (Ctrl+Shift+Z)" title="Redo (Ctrl+Shift+Z / Ctrl+Y)" disabled={!p.canRedo} onClick={p.onRedo}>
+      <button type="button" className="icon-btn" data-testid="redo" aria-label="Redo (Ctrl+Shift+Z)" {...gate(edit, "Redo (Ctrl+Shift+Z / Ctrl+Y)")} disabled={!edit.allowed || !p.canRedo} onClick={p.onRedo}>
         <Icon name="redo" />
       </button>
-      <button type="button" className="icon-btn" data-testid="auto-layout" aria-label="Auto-layout (left to right)" title="Auto-layout (left to right)" onClick={p.onLayout}>
+      <button type="button" className="icon-btn" data-testid="auto-layout" aria-label="Auto-layout (left to right)" {...gate(edit, "Auto-layout (left to right)")} onClick={p.onLayout}>
         <Icon name="layout" />
       </button>
       <button type="button" className="icon-btn" data-testid="fit-view" aria-label="Fit the flow in view" title="Fit view" onClick={p.onFit}>
         <Icon name="fit" />
       </button>
       <div className="toolbar-sep" />
-      <button type="button" className={`btn ${p.dirty ? "btn-primary" : ""}`} data-testid="save-flow" aria-label="Save (Ctrl+S)" title="Save (Ctrl+S)" disabled={p.saving} onClick={p.onSave}>
+      <button type="button" className={`btn ${p.dirty ? "btn-primary" : ""}`} data-testid="save-flow" aria-label="Save (Ctrl+S)" {...gate(edit, "Save (Ctrl+S)")} disabled={!edit.allowed || p.saving} onClick={p.onSave}>
         <Icon name="save" size={14} /> {p.saving ? "Saving…" : "Save"}
       </button>
       <button type="button" className="icon-btn" data-testid="export-flow" aria-label="Export the flow as JSON" title="Export JSON (saved version)" onClick={p.onExport}>
@@ -67,6 +76,8 @@ function EditorToolbarImpl(p: Props) {
       <button type="button" className="icon-btn" data-testid="help-button" aria-label="Keyboard shortcuts (?)" title="Keyboard shortcuts (?)" onClick={p.onHelp}>
         <Icon name="help" />
       </button>
+      <div className="toolbar-sep" />
+      <UserMenu />
     </div>
   );
 }

@@ -20,6 +20,7 @@ import { derivePorts, type UsedPorts } from "../model/ports";
 import { navigate } from "../router";
 import { useCatalog } from "../state/catalog";
 import { EditorStores, EditorStoresContext } from "../state/editorStores";
+import { usePermissions } from "../state/session";
 import { showError, showInfo, showSuccess, showWarning } from "../state/toasts";
 import { BottomDock, type DockTab } from "./BottomDock";
 import { Canvas } from "./Canvas";
@@ -48,6 +49,9 @@ export function EditorWorkspace({ flowId, initial }: { flowId: string; initial: 
   const { confirm } = useDialogs();
   const doc = state.history.present;
   const dirty = isDirty(state);
+  // Below the editor role the flow is shown as saved: no gesture, form or shortcut changes it.
+  const editing = usePermissions().edit;
+  const readOnly = !editing.allowed;
 
   const [saving, setSaving] = useState(false);
   const savingRef = useRef(false);
@@ -70,7 +74,7 @@ export function EditorWorkspace({ flowId, initial }: { flowId: string; initial: 
     stores.usedPorts.replaceAll(used as Map<string, UsedPorts>);
   }, [doc.nodes, doc.edges, stores]);
 
-  const validation = useValidation(doc, stores);
+  const validation = useValidation(doc, stores, readOnly ? flowId : null);
   const runConn = useRunConnection(flowId, stores, bumpEvents);
   useUnsavedGuard(dirty);
 
@@ -82,7 +86,7 @@ export function EditorWorkspace({ flowId, initial }: { flowId: string; initial: 
 
   const save = useCallback(
     async (expectedOverride?: number): Promise<boolean> => {
-      if (savingRef.current) return false;
+      if (savingRef.current || readOnly) return false;
       const s = stateRef.current;
       if (expectedOverride === undefined && !isDirty(s)) {
         showInfo("Nothing to save", `v${s.version} is up to date.`);
@@ -113,7 +117,7 @@ export function EditorWorkspace({ flowId, initial }: { flowId: string; initial: 
         setSaving(false);
       }
     },
-    [flowId, validation],
+    [flowId, validation, readOnly],
   );
 
   const reloadTheirs = useCallback(async () => {
@@ -239,13 +243,16 @@ export function EditorWorkspace({ flowId, initial }: { flowId: string; initial: 
     dispatch({ type: "edit", update: (f) => removeElements(f, ids) });
   }, [copy]);
 
+  const ifEditing = (fn: () => void) => () => {
+    if (!readOnly) fn();
+  };
   useEditorShortcuts({
-    save: () => void save(),
-    undo: () => dispatch({ type: "undo" }),
-    redo: () => dispatch({ type: "redo" }),
+    save: ifEditing(() => void save()),
+    undo: ifEditing(() => dispatch({ type: "undo" })),
+    redo: ifEditing(() => dispatch({ type: "redo" })),
     copy,
-    paste,
-    cut,
+    paste: ifEditing(paste),
+    cut: ifEditing(cut),
     selectAll: () => dispatch({ type: "select", nodes: stateRef.current.history.present.nodes.map((n) => n.id), edges: [] }),
     clearSelection: () => dispatch({ type: "select", nodes: [], edges: [] }),
     help: () => setHelp(true),
@@ -305,8 +312,8 @@ export function EditorWorkspace({ flowId, initial }: { flowId: string; initial: 
             runControls={<RunControls busy={runConn.busy || saving} connected={runConn.connected} onAction={(a, force) => void onRunAction(a, force)} />}
           />
           <div className="editor-main">
-            <Palette onAdd={addAtCenter} />
-            <Canvas doc={doc} view={state.view} dispatch={dispatch} />
+            <Palette onAdd={addAtCenter} readOnly={editing.reason} />
+            <Canvas doc={doc} view={state.view} dispatch={dispatch} readOnly={readOnly} />
             <Inspector flowId={flowId} doc={doc} view={state.view} dispatch={dispatch} issues={validation.index} />
           </div>
           <BottomDock

@@ -4,10 +4,13 @@ import type { Dispatch } from "react";
 import type { Flow } from "../api/types";
 import type { IssueIndex } from "../model/errorPaths";
 import type { EditorAction } from "./editorState";
+import { usePermissions } from "../state/session";
 import { FlowSettingsForm } from "./FlowSettingsForm";
 
 export function FlowInspector({ doc, dispatch, issues }: { doc: Flow; dispatch: Dispatch<EditorAction>; issues: IssueIndex }) {
   const nameIssues = issues.flow.filter((i) => i.field === "name");
+  const editing = usePermissions().edit;
+  const readOnly = !editing.allowed;
   return (
     <div className="inspector-section">
       <div className="panel-title">Flow</div>
@@ -21,6 +24,7 @@ export function FlowInspector({ doc, dispatch, issues }: { doc: Flow; dispatch: 
           data-testid="flow-name-input"
           value={doc.name}
           maxLength={200}
+          readOnly={readOnly}
           onChange={(e) => {
             const name = e.target.value;
             dispatch({ type: "edit", update: (f) => ({ ...f, name }), key: "flow:name" });
@@ -42,13 +46,14 @@ export function FlowInspector({ doc, dispatch, issues }: { doc: Flow; dispatch: 
           rows={3}
           data-testid="flow-description-input"
           value={doc.description}
+          readOnly={readOnly}
           onChange={(e) => {
             const description = e.target.value;
             dispatch({ type: "edit", update: (f) => ({ ...f, description }), key: "flow:description" });
           }}
         />
       </div>
-      <FlowSettingsForm doc={doc} dispatch={dispatch} issues={issues} />
+      <FlowSettingsForm doc={doc} dispatch={dispatch} issues={issues} readOnly={readOnly} />
       <dl className="kv">
         <dt>Id</dt>
         <dd>
@@ -64,8 +69,14 @@ export function FlowInspector({ doc, dispatch, issues }: { doc: Flow; dispatch: 
         </dd>
       </dl>
       <div className="tips muted small">
-        <p>Select a node or a connection to edit its properties.</p>
-        <p>Drag processors from the palette; connect an output port (right) to an input port (left).</p>
+        {readOnly ? (
+          <p data-testid="flow-read-only">Read-only: editing this flow {editing.reason}. Select a node or a connection to see its properties.</p>
+        ) : (
+          <>
+            <p>Select a node or a connection to edit its properties.</p>
+            <p>Drag processors from the palette; connect an output port (right) to an input port (left).</p>
+          </>
+        )}
       </div>
     </div>
   );

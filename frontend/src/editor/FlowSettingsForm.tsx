@@ -8,7 +8,7 @@ import { settingsFieldPaths, settingsFormSchema, settingsIssues } from "../model
 import { useCatalog } from "../state/catalog";
 import type { EditorAction } from "./editorState";
 
-export function FlowSettingsForm({ doc, dispatch, issues }: { doc: Flow; dispatch: Dispatch<EditorAction>; issues: IssueIndex }) {
+export function FlowSettingsForm({ doc, dispatch, issues, readOnly = false }: { doc: Flow; dispatch: Dispatch<EditorAction>; issues: IssueIndex; readOnly?: boolean }) {
   const { flowSchema } = useCatalog();
   const schema = useMemo(() => settingsFormSchema(flowSchema, "Flow"), [flowSchema]);
   const fieldPaths = useMemo(() => settingsFieldPaths(schema), [schema]);
@@ -36,7 +36,7 @@ export function FlowSettingsForm({ doc, dispatch, issues }: { doc: Flow; dispatc
         </ul>
       ) : null}
       {schema ? (
-        <SchemaForm schema={schema} uiSchema={{}} value={value} issues={found.fields} idPrefix="flow-settings" onChange={onChange} />
+        <SchemaForm schema={schema} uiSchema={{}} value={value} issues={found.fields} idPrefix="flow-settings" readOnly={readOnly} onChange={onChange} />
       ) : (
         <div className="muted small">Loading the run settings…</div>
       )}

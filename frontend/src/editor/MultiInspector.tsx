@@ -3,9 +3,12 @@
 import type { Dispatch } from "react";
 import { Icon } from "../components/Icon";
 import { removeElements } from "../model/edits";
+import { gate } from "../model/permissions";
+import { usePermissions } from "../state/session";
 import type { EditorAction } from "./editorState";
 
 export function MultiInspector({ nodeIds, edgeIds, dispatch }: { nodeIds: string[]; edgeIds: string[]; dispatch: Dispatch<EditorAction> }) {
+  const editing = usePermissions().edit;
   return (
     <div className="inspector-section">
       <div className="panel-title">Selection</div>
@@ -17,6 +20,7 @@ export function MultiInspector({ nodeIds, edgeIds, dispatch }: { nodeIds: string
         type="button"
         className="btn btn-danger-outline"
         data-testid="delete-selection"
+        {...gate(editing)}
         onClick={() => dispatch({ type: "edit", update: (f) => removeElements(f, nodeIds, edgeIds) })}
       >
         <Icon name="trash" size={14} /> Delete selection

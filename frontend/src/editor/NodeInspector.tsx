@@ -7,9 +7,11 @@ import { SchemaForm } from "../form/SchemaForm";
 import { issuesForField } from "../model/errorPaths";
 import { removeElements, updateNode } from "../model/edits";
 import { formatBytes, formatCount, formatRate } from "../model/format";
+import { gate } from "../model/permissions";
 import { derivePorts } from "../model/ports";
 import { useCatalog } from "../state/catalog";
 import { useNodeErrors, useNodeIssues, useNodeMetrics, useNodePorts, useNodeSchema } from "../state/editorStores";
+import { usePermissions } from "../state/session";
 import type { EditorAction } from "./editorState";
 import { ConfigJsonEditor } from "./ConfigJsonEditor";
 
@@ -20,6 +22,8 @@ export function NodeInspector({ node, doc, dispatch }: { node: FlowNode; doc: Fl
   const schema = useNodeSchema(node.id);
   const metrics = useNodeMetrics(node.id);
   const runtimeErrors = useNodeErrors(node.id);
+  const editing = usePermissions().edit;
+  const readOnly = !editing.allowed;
   const [tab, setTab] = useState<"form" | "json">(info ? "form" : "json");
   const declared = useNodePorts(node.id);
   const ports = useMemo(() => derivePorts(info, declared, node.id, doc.edges), [info, declared, node.id, doc.edges]);
@@ -51,7 +55,7 @@ export function NodeInspector({ node, doc, dispatch }: { node: FlowNode; doc: Fl
           className="icon-btn danger"
           data-testid="delete-node"
           aria-label={`Delete node ${node.name || node.id}`}
-          title="Delete node (Del)"
+          {...gate(editing, "Delete node (Del)")}
           onClick={() => dispatch({ type: "edit", update: (f) => removeElements(f, [node.id]) })}
         >
           <Icon name="trash" />
@@ -69,6 +73,7 @@ export function NodeInspector({ node, doc, dispatch }: { node: FlowNode; doc: Fl
           data-testid="node-name-input"
           value={node.name}
           placeholder={node.id}
+          readOnly={readOnly}
           onChange={(e) => {
             const name = e.target.value;
             dispatch({ type: "edit", update: (f) => updateNode(f, node.id, { name }), key: `${node.id}:name` });
@@ -112,9 +117,9 @@ export function NodeInspector({ node, doc, dispatch }: { node: FlowNode; doc: Fl
       </div>
       <div className="inspector-form">
         {tab === "form" && info ? (
-          <SchemaForm schema={info.config_schema} uiSchema={info.ui_schema} value={node.config} issues={issues} idPrefix={`cfg-${node.id}`} ownerId={node.id} onChange={onConfig} />
+          <SchemaForm schema={info.config_schema} uiSchema={info.ui_schema} value={node.config} issues={issues} idPrefix={`cfg-${node.id}`} ownerId={node.id} readOnly={readOnly} onChange={onConfig} />
         ) : (
-          <ConfigJsonEditor config={node.config} onApply={(config) => onConfig(config, "__json")} />
+          <ConfigJsonEditor config={node.config} readOnly={readOnly} onApply={(config) => onConfig(config, "__json")} />
         )}
       </div>
 

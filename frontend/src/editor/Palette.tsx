@@ -1,4 +1,4 @@
-/** Processors from the catalog, grouped by category, searchable, dragged onto the canvas. */
+/** Processors from the catalog, grouped by category, searchable, dragged onto the canvas (by editors). */
 
 import { memo, useMemo, useState } from "react";
 import type { Category, ProcessorInfo } from "../api/types";
@@ -16,7 +16,9 @@ function matches(p: ProcessorInfo, q: string): boolean {
   return `${p.type} ${p.title} ${p.summary} ${p.description} ${p.category}`.toLowerCase().includes(q);
 }
 
-function PaletteImpl({ onAdd }: { onAdd: (info: ProcessorInfo) => void }) {
+/** `readOnly`: why this user may not add processors (they can still browse the catalog). */
+function PaletteImpl({ onAdd, readOnly }: { onAdd: (info: ProcessorInfo) => void; readOnly?: string | undefined }) {
+  const add = readOnly ? () => undefined : onAdd;
   const { list, loading, error, reload } = useCatalog();
   const [query, setQuery] = useState("");
   const groups = useMemo(() => {
@@ -41,6 +43,11 @@ function PaletteImpl({ onAdd }: { onAdd: (info: ProcessorInfo) => void }) {
           onChange={(e) => setQuery(e.target.value)}
         />
       </div>
+      {readOnly ? (
+        <div className="muted small pad palette-readonly" data-testid="palette-read-only">
+          <Icon name="lock" size={12} /> Adding processors {readOnly}.
+        </div>
+      ) : null}
       <div className="palette-groups">
         {loading && list.length === 0 ? <div className="muted small pad">Loading catalog…</div> : null}
         {error ? (
@@ -60,23 +67,29 @@ function PaletteImpl({ onAdd }: { onAdd: (info: ProcessorInfo) => void }) {
               {g.items.map((p) => (
                 <div
                   key={p.type}
-                  className={`palette-item cat-${p.category}`}
+                  className={`palette-item cat-${p.category}${readOnly ? " read-only" : ""}`}
                   data-testid={`palette-item-${p.type}`}
-                  draggable
+                  draggable={!readOnly}
                   role="button"
                   tabIndex={0}
-                  aria-label={`${p.title}: ${p.summary}. Drag onto the canvas, or press Enter to add.`}
-                  title={`${p.description || p.summary}\n\nDrag onto the canvas (or double-click / Enter to add).`}
+                  aria-disabled={readOnly ? true : undefined}
+                  aria-label={readOnly ? `${p.title}: ${p.summary}.` : `${p.title}: ${p.summary}. Drag onto the canvas, or press Enter to add.`}
+                  aria-description={readOnly}
+                  title={`${p.description || p.summary}\n\n${readOnly ? `Adding processors ${readOnly}.` : "Drag onto the canvas (or double-click / Enter to add)."}`}
                   onDragStart={(e) => {
+                    if (readOnly) {
+                      e.preventDefault();
+                      return;
+                    }
                     e.dataTransfer.setData(PALETTE_MIME, p.type);
                     e.dataTransfer.setData("text/plain", p.type);
                     e.dataTransfer.effectAllowed = "copy";
                   }}
-                  onDoubleClick={() => onAdd(p)}
+                  onDoubleClick={() => add(p)}
                   onKeyDown={(e) => {
                     if (e.key === "Enter" || e.key === " ") {
                       e.preventDefault();
-                      onAdd(p);
+                      add(p);
                     }
                   }}
                 >

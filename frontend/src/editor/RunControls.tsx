@@ -6,8 +6,10 @@ import type { RunAction } from "../api/client";
 import { Icon } from "../components/Icon";
 import { StateChip } from "../components/StateChip";
 import { formatCount } from "../model/format";
+import { gate } from "../model/permissions";
 import { RUN_KEY, useEditorStores, useRun } from "../state/editorStores";
 import { useKeyed } from "../state/keyedStore";
+import { usePermissions } from "../state/session";
 
 export function allowedActions(state: RunState): Record<RunAction, boolean> {
   return {
@@ -33,25 +35,30 @@ function RunControlsImpl({ busy, connected, onAction }: Props) {
   const error = run?.error ?? null;
   const allowed = allowedActions(state);
   const live = state === "running" || state === "paused";
+  // A viewer sees the controls, disabled, with the role they need as the tooltip.
+  const may = usePermissions().run;
+  const control = (enabled: boolean, title?: string) => {
+    const g = gate(may, title);
+    return { ...g, disabled: busy || !enabled || g.disabled };
+  };
   return (
     <div className="run-controls" role="group" aria-label="Run controls">
-      <button type="button" className="btn btn-run" data-testid="run-start" disabled={busy || !allowed.start} onClick={() => onAction("start")} aria-label="Start the flow" title="Start (saves first if needed)">
+      <button type="button" className="btn btn-run" data-testid="run-start" {...control(allowed.start, "Start (saves first if needed)")} onClick={() => onAction("start")} aria-label="Start the flow">
         <Icon name="play" size={13} /> Start
       </button>
-      <button type="button" className="btn" data-testid="run-pause" disabled={busy || !allowed.pause} onClick={() => onAction("pause")} aria-label="Pause the flow">
+      <button type="button" className="btn" data-testid="run-pause" {...control(allowed.pause)} onClick={() => onAction("pause")} aria-label="Pause the flow">
         <Icon name="pause" size={13} /> Pause
       </button>
-      <button type="button" className="btn" data-testid="run-resume" disabled={busy || !allowed.resume} onClick={() => onAction("resume")} aria-label="Resume the flow">
+      <button type="button" className="btn" data-testid="run-resume" {...control(allowed.resume)} onClick={() => onAction("resume")} aria-label="Resume the flow">
         <Icon name="play" size={13} /> Resume
       </button>
       <button
         type="button"
         className="btn"
         data-testid="run-stop"
-        disabled={busy || !allowed.stop}
+        {...control(allowed.stop, "Stop (Shift+click: force stop)")}
         onClick={(e) => onAction("stop", e.shiftKey)}
         aria-label="Stop the flow"
-        title="Stop (Shift+click: force stop)"
       >
         <Icon name="stop" size={13} /> Stop
       </button>

@@ -6,6 +6,8 @@ import type { VersionInfo } from "../api/types";
 import { Icon } from "../components/Icon";
 import { buildDiffModel, type DiffModel } from "../model/diffModel";
 import { formatRelative, formatTime } from "../model/format";
+import { gate } from "../model/permissions";
+import { usePermissions } from "../state/session";
 import { showError } from "../state/toasts";
 import { DiffView } from "./DiffView";
 
@@ -20,6 +22,7 @@ function VersionsPanelImpl({ flowId, currentVersion, refreshKey, onRevert }: Pro
   const [versions, setVersions] = useState<VersionInfo[] | null>(null);
   const [picked, setPicked] = useState<number[]>([]);
   const [diff, setDiff] = useState<{ from: number; to: number; model: DiffModel } | null>(null);
+  const editing = usePermissions().edit;
 
   const load = useCallback(
     async (signal?: AbortSignal) => {
@@ -85,7 +88,8 @@ function VersionsPanelImpl({ flowId, currentVersion, refreshKey, onRevert }: Pro
             type="button"
             className="btn btn-small btn-danger-outline"
             data-testid="revert-version"
-            disabled={single === null || single === currentVersion}
+            {...gate(editing)}
+            disabled={!editing.allowed || single === null || single === currentVersion}
             onClick={() => single !== null && onRevert(single)}
           >
             <Icon name="history" size={12} /> {single !== null ? `Revert to v${single}` : "Revert"}

@@ -19,6 +19,7 @@ export interface CodeEditorProps {
   id?: string;
   /** Extra words to complete (column names from upstream). */
   minHeight?: string;
+  readOnly?: boolean;
 }
 
 const theme = EditorView.theme({
@@ -40,15 +41,15 @@ function languageExtension(lang: CodeLanguage): Extension {
   }
 }
 
-export default function CodeEditor({ value, onChange, language, placeholder, testId, label, invalid, id, minHeight }: CodeEditorProps) {
+export default function CodeEditor({ value, onChange, language, placeholder, testId, label, invalid, id, minHeight, readOnly = false }: CodeEditorProps) {
   const extensions = useMemo(
     () => [
       languageExtension(language),
       theme,
       EditorView.lineWrapping,
-      EditorView.contentAttributes.of({ "data-testid": testId, "aria-label": label, ...(id ? { id } : {}), ...(invalid ? { "aria-invalid": "true" } : {}) }),
+      EditorView.contentAttributes.of({ "data-testid": testId, "aria-label": label, ...(id ? { id } : {}), ...(invalid ? { "aria-invalid": "true" } : {}), ...(readOnly ? { "aria-readonly": "true" } : {}) }),
     ],
-    [language, testId, label, id, invalid],
+    [language, testId, label, id, invalid, readOnly],
   );
   return (
     <CodeMirror
@@ -56,6 +57,8 @@ export default function CodeEditor({ value, onChange, language, placeholder, tes
       value={value}
       onChange={onChange}
       extensions={extensions}
+      editable={!readOnly}
+      readOnly={readOnly}
       placeholder={placeholder}
       minHeight={minHeight ?? (language === "sql" ? "28px" : "72px")}
       basicSetup={{

@@ -8,7 +8,7 @@ import { domId, useFormState } from "./formContext";
 const CodeEditor = lazy(() => import("./CodeEditor"));
 
 export function CodeField({ field, value }: { field: CodeFieldModel; value: unknown }) {
-  const { idPrefix, onChange, issues } = useFormState();
+  const { idPrefix, onChange, issues, readOnly } = useFormState();
   const text = typeof value === "string" ? value : "";
   const invalid = !!issues?.some((i) => i.field === field.path && i.severity !== "warning");
   const set = (v: string) => onChange(field.path, v === "" && !field.required ? undefined : v);
@@ -16,7 +16,7 @@ export function CodeField({ field, value }: { field: CodeFieldModel; value: unkn
   return (
     <Suspense
       fallback={
-        <textarea className="input mono" id={id} rows={2} value={text} placeholder={placeholderOf(field)} aria-label={field.title} onChange={(e) => set(e.target.value)} />
+        <textarea className="input mono" id={id} rows={2} value={text} readOnly={readOnly} placeholder={placeholderOf(field)} aria-label={field.title} onChange={(e) => set(e.target.value)} />
       }
     >
       <CodeEditor
@@ -28,6 +28,7 @@ export function CodeField({ field, value }: { field: CodeFieldModel; value: unkn
         testId={`field-${field.path}`}
         label={field.title}
         invalid={invalid}
+        readOnly={readOnly}
       />
     </Suspense>
   );

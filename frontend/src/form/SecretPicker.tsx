@@ -2,21 +2,26 @@
  * An `x-secret` field: pick one of the server's named secrets, or create one, and the
  * config holds `{"secret": NAME}`. The value typed for a new secret goes to
  * PUT /secrets/{name} and nowhere else: never into the flow, the undo history or a draft.
+ * Editors list the names; only admins store values (the New button says so to others).
  */
 
 import { useState } from "react";
 import { toApiError } from "../api/client";
 import type { JsonValue } from "../api/types";
 import { Icon } from "../components/Icon";
+import { gate } from "../model/permissions";
 import type { SecretField } from "../model/schemaForm";
 import { checkNewSecret, readSecretField, secretOptions, secretRef, suggestSecretName } from "../model/secretField";
 import { loadSecrets, saveSecret, useSecrets } from "../state/secrets";
+import { usePermissions } from "../state/session";
 import { showSuccess } from "../state/toasts";
 import { domId, useFormState } from "./formContext";
 
 export function SecretPicker({ field, value }: { field: SecretField; value: JsonValue | undefined }) {
   const { idPrefix, ownerId, onChange, issues } = useFormState();
-  const secrets = useSecrets();
+  const can = usePermissions();
+  const listing = can.secretNames.allowed;
+  const secrets = useSecrets(listing);
   const current = readSecretField(value);
   const options = secretOptions(secrets.names, current);
   const [creating, setCreating] = useState<{ initialValue: string } | null>(null);
@@ -33,7 +38,7 @@ export function SecretPicker({ field, value }: { field: SecretField; value: Json
           data-testid={`field-${field.path}`}
           value={current.kind === "ref" ? current.name : ""}
           aria-invalid={invalid || current.kind === "clear" || current.kind === "invalid" || undefined}
-          onFocus={() => void loadSecrets()}
+          onFocus={() => listing && void loadSecrets()}
           onChange={(e) => {
             const name = e.target.value;
             onChange(field.path, name === "" ? undefined : secretRef(name));
@@ -51,7 +56,7 @@ export function SecretPicker({ field, value }: { field: SecretField; value: Json
           className="btn btn-small secret-new-btn"
           data-testid={`field-${field.path}-new-secret`}
           aria-expanded={creating !== null}
-          title="Store a new secret on the server and use it here"
+          {...gate(can.secretValues, "Store a new secret on the server and use it here")}
           onClick={() => setCreating((c) => (c ? null : { initialValue: "" }))}
         >
           <Icon name="plus" size={12} /> New
@@ -60,7 +65,7 @@ export function SecretPicker({ field, value }: { field: SecretField; value: Json
       {current.kind === "clear" ? (
         <div className="field-warning" data-testid={`field-${field.path}-in-clear`}>
           This field holds a value in clear text, which the server refuses to store.{" "}
-          <button type="button" className="link-btn" data-testid={`field-${field.path}-to-secret`} onClick={() => setCreating({ initialValue: typeof value === "string" ? value : "" })}>
+          <button type="button" className="link-btn" data-testid={`field-${field.path}-to-secret`} {...gate(can.secretValues)} onClick={() => setCreating({ initialValue: typeof value === "string" ? value : "" })}>
             Store it as a secret
           </button>
         </div>
@@ -78,7 +83,7 @@ export function SecretPicker({ field, value }: { field: SecretField; value: Json
           </button>
         </div>
       ) : null}
-      {creating ? (
+      {creating && can.secretValues.allowed ? (
         <NewSecretForm
           path={field.path}
           idPrefix={id}

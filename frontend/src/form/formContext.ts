@@ -15,6 +15,8 @@ export interface FormState {
   ownerId?: string;
   /** The whole config being edited. */
   value: JsonValue | undefined;
+  /** Shown, not editable (the user's role may not edit flows): inputs are disabled. */
+  readOnly: boolean;
   /** Set one path (undefined deletes the key: the default applies again). */
   onChange: (path: string, value: JsonValue | undefined) => void;
 }

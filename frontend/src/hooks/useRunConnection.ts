@@ -2,6 +2,7 @@
 
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api, isAbort, socketUrl, type RunAction } from "../api/client";
+import { whenSignedIn } from "../api/session";
 import type { SocketMessage } from "../api/types";
 import { RUN_KEY, type EditorStores } from "../state/editorStores";
 import { useKeyed } from "../state/keyedStore";
@@ -53,7 +54,18 @@ export function useRunConnection(flowId: string, stores: EditorStores, onRunEven
     let timer: ReturnType<typeof setTimeout> | null = null;
     let attempt = 0;
     let closed = false;
+    const ac = new AbortController();
+    // The socket opens only with a session (a refused handshake is a console error that says
+    // nothing). After a drop, an ordinary call goes first: if the session ended, its 401 brings
+    // the sign-in page and the call (so the socket) waits for the user to be back.
     const connect = () => {
+      if (closed) return;
+      const ready = attempt === 0 ? whenSignedIn(ac.signal) : api.run(flowId, ac.signal).then((r) => stores.setRun(r));
+      ready.then(open, (e: unknown) => {
+        if (!isAbort(e)) schedule();
+      });
+    };
+    const open = () => {
       if (closed) return;
       try {
         ws = new WebSocket(socketUrl(flowId));
@@ -98,6 +110,7 @@ export function useRunConnection(flowId: string, stores: EditorStores, onRunEven
     timer = setTimeout(connect, 0);
     return () => {
       closed = true;
+      ac.abort();
       if (timer) clearTimeout(timer);
       if (ws) {
         ws.onclose = null;

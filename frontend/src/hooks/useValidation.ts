@@ -1,4 +1,8 @@
-/** Validate the document on the server ~400 ms after each change; publish issues to the node stores. */
+/**
+ * Validate the document on the server ~400 ms after each change; publish issues to the node
+ * stores. A read-only editor (below the editor role, which validating any document needs)
+ * shows the saved flow's report instead: its document is the saved one.
+ */
 
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api, isAbort, toApiError } from "../api/client";
@@ -17,7 +21,7 @@ export interface Validation {
   showErrors: (errors: readonly ErrorDetail[], flow: Flow) => void;
 }
 
-export function useValidation(doc: Flow, stores: EditorStores): Validation {
+export function useValidation(doc: Flow, stores: EditorStores, savedFlowId: string | null = null): Validation {
   const [index, setIndex] = useState<IssueIndex>(() => indexIssues([], doc));
   const [status, setStatus] = useState<ValidationStatus>("idle");
   const failures = useRef(0);
@@ -35,8 +39,7 @@ export function useValidation(doc: Flow, stores: EditorStores): Validation {
     setStatus("pending");
     const ac = new AbortController();
     const t = setTimeout(() => {
-      api
-        .validate(doc, ac.signal)
+      (savedFlowId === null ? api.validate(doc, ac.signal) : api.savedValidation(savedFlowId, ac.signal))
         .then((r) => {
           failures.current = 0;
           const issues: Issue[] = [
@@ -68,7 +71,7 @@ export function useValidation(doc: Flow, stores: EditorStores): Validation {
       clearTimeout(t);
       ac.abort();
     };
-  }, [doc, publish, stores]);
+  }, [doc, publish, stores, savedFlowId]);
 
   const showErrors = useCallback(
     (errors: readonly ErrorDetail[], flow: Flow) => publish(errors.map((e) => ({ ...e, severity: "error" as const })), flow),

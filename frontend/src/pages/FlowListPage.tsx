@@ -2,6 +2,7 @@
 
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, ApiError, isAbort, toApiError } from "../api/client";
+import { getSession } from "../api/session";
 import type { FlowSummary } from "../api/types";
 import { AppHeader } from "../components/AppHeader";
 import { useDialogs } from "../components/Dialogs";
@@ -11,7 +12,9 @@ import { StateChip } from "../components/StateChip";
 import { downloadText } from "../lib/download";
 import { emptyFlow } from "../model/edits";
 import { formatRelative, formatTime } from "../model/format";
+import { gate } from "../model/permissions";
 import { navigate } from "../router";
+import { usePermissions } from "../state/session";
 import { showError, showSuccess } from "../state/toasts";
 
 const POLL_MS = 5000;
@@ -26,6 +29,7 @@ export function FlowListPage() {
   const fileInput = useRef<HTMLInputElement>(null);
   const dragDepth = useRef(0);
   const { confirm, prompt } = useDialogs();
+  const editing = usePermissions().edit;
 
   const load = useCallback(async (signal?: AbortSignal, quiet = false) => {
     try {
@@ -44,7 +48,8 @@ export function FlowListPage() {
     const ac = new AbortController();
     void load(ac.signal);
     const t = setInterval(() => {
-      if (document.visibilityState === "visible") void load(ac.signal, true);
+      // Not while the sign-in form covers the page: the call would only wait for it.
+      if (document.visibilityState === "visible" && getSession().status === "signed-in") void load(ac.signal, true);
     }, POLL_MS);
     return () => {
       ac.abort();
@@ -134,7 +139,8 @@ export function FlowListPage() {
     return q ? list.filter((f) => `${f.name} ${f.id} ${f.description}`.toLowerCase().includes(q)) : list;
   }, [flows, filter]);
 
-  const hasFiles = (e: React.DragEvent) => [...e.dataTransfer.types].includes("Files");
+  // Dropping a file imports it: only for those who may import.
+  const hasFiles = (e: React.DragEvent) => editing.allowed && [...e.dataTransfer.types].includes("Files");
 
   return (
     <div
@@ -186,7 +192,7 @@ export function FlowListPage() {
           <button type="button" className="btn" data-testid="refresh-flows" aria-label="Refresh the list" onClick={() => void load()}>
             <Icon name="refresh" size={14} /> Refresh
           </button>
-          <button type="button" className="btn" data-testid="import-flow" onClick={() => fileInput.current?.click()}>
+          <button type="button" className="btn" data-testid="import-flow" {...gate(editing, "Import a flow JSON file")} onClick={() => fileInput.current?.click()}>
             <Icon name="upload" size={14} /> Import…
           </button>
           <input
@@ -202,7 +208,7 @@ export function FlowListPage() {
               if (file) void importFile(file);
             }}
           />
-          <button type="button" className="btn btn-primary" data-testid="new-flow" onClick={() => void createFlow()}>
+          <button type="button" className="btn btn-primary" data-testid="new-flow" {...gate(editing)} onClick={() => void createFlow()}>
             <Icon name="plus" size={14} /> New flow
           </button>
         </div>
@@ -273,7 +279,7 @@ export function FlowListPage() {
                     <button type="button" className="icon-btn" data-testid={`export-flow-${f.id}`} aria-label={`Export ${f.name} as JSON`} title="Export JSON" onClick={() => void exportFlow(f)}>
                       <Icon name="download" />
                     </button>
-                    <button type="button" className="icon-btn danger" data-testid={`delete-flow-${f.id}`} aria-label={`Delete ${f.name}`} title="Delete" onClick={() => void deleteFlow(f)}>
+                    <button type="button" className="icon-btn danger" data-testid={`delete-flow-${f.id}`} aria-label={`Delete ${f.name}`} {...gate(editing, "Delete")} onClick={() => void deleteFlow(f)}>
                       <Icon name="trash" />
                     </button>
                   </td>
@@ -285,12 +291,16 @@ export function FlowListPage() {
             <div className="empty-state" data-testid="flow-list-empty">
               <Icon name="flow" size={36} />
               <h2>No flows yet</h2>
-              <p>Create a flow and draw it on the canvas, or import a flow JSON file (drop it anywhere on this page).</p>
+              <p>
+                {editing.allowed
+                  ? "Create a flow and draw it on the canvas, or import a flow JSON file (drop it anywhere on this page)."
+                  : `Creating and importing flows ${editing.reason}.`}
+              </p>
               <div className="row-gap">
-                <button type="button" className="btn btn-primary" onClick={() => void createFlow()}>
+                <button type="button" className="btn btn-primary" {...gate(editing)} onClick={() => void createFlow()}>
                   <Icon name="plus" size={14} /> New flow
                 </button>
-                <button type="button" className="btn" onClick={() => fileInput.current?.click()}>
+                <button type="button" className="btn" {...gate(editing)} onClick={() => fileInput.current?.click()}>
                   <Icon name="upload" size={14} /> Import…
                 </button>
               </div>

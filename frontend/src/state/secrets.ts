@@ -2,6 +2,7 @@
 
 import { useEffect, useSyncExternalStore } from "react";
 import { api, toApiError } from "../api/client";
+import { getSession, subscribeSession } from "../api/session";
 
 export interface SecretsState {
   /** Sorted names; null until the first answer. */
@@ -10,7 +11,8 @@ export interface SecretsState {
   error: string | null;
 }
 
-let state: SecretsState = { names: null, loading: false, error: null };
+const EMPTY: SecretsState = { names: null, loading: false, error: null };
+let state: SecretsState = EMPTY;
 let inflight: Promise<void> | null = null;
 const listeners = new Set<() => void>();
 
@@ -18,6 +20,15 @@ function set(next: Partial<SecretsState>) {
   state = { ...state, ...next };
   for (const fn of [...listeners]) fn();
 }
+
+// The list is what one user may see: another user signing in starts from nothing.
+let listedFor: string | null = null;
+subscribeSession(() => {
+  const user = getSession().me?.user ?? null;
+  if (user === listedFor) return;
+  listedFor = user;
+  set(EMPTY);
+});
 
 /** Fetch the list (again); concurrent callers share one request. */
 export function loadSecrets(): Promise<void> {
@@ -48,10 +59,11 @@ function subscribe(fn: () => void): () => void {
   return () => listeners.delete(fn);
 }
 
-export function useSecrets(): SecretsState {
+/** The shared list; loaded on first use when `enabled` (the role may list secret names). */
+export function useSecrets(enabled = true): SecretsState {
   const s = useSyncExternalStore(subscribe, () => state);
   useEffect(() => {
-    if (state.names === null && !state.loading && state.error === null) void loadSecrets();
-  }, []);
+    if (enabled && state.names === null && !state.loading && state.error === null) void loadSecrets();
+  }, [enabled, s]);
   return s;
 }
