@@ -299,3 +299,31 @@ def test_an_editor_picks_secrets_by_name_but_only_an_admin_stores_one(
     editor.save()
     config = api.flow(flow_id)["nodes"][0]["config"]
     assert config["password"] == {"secret": "shop-password"}
+
+
+def test_single_sign_on_through_an_identity_provider(open_page: Callable[..., Page], tmp_path):
+    """The sign-in page's button, the provider, and back, signed in with the provider's role."""
+    from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, start_provider
+
+    with start_provider() as provider:
+        provider.claims = {"sub": "u-9", "preferred_username": "dana", "dataflow_roles": "editor"}
+        sso = ServerProcess(
+            tmp_path / "sso",
+            env={
+                "DATAFLOW_OIDC_ISSUER": provider.url,
+                "DATAFLOW_OIDC_CLIENT_ID": CLIENT_ID,
+                "DATAFLOW_OIDC_CLIENT_SECRET": CLIENT_SECRET,
+                "DATAFLOW_OIDC_DISPLAY_NAME": "Example SSO",
+            },
+        ).start()
+        try:
+            page = open_page(None)
+            page.goto(sso.url)
+            button = page.get_by_test_id("sign-in-sso")
+            expect(button).to_have_text("Sign in with Example SSO")
+            button.click()
+            expect(page.get_by_test_id("current-user")).to_have_text("dana")
+            expect(page.get_by_test_id("current-role")).to_have_text("editor")
+            assert page.url.startswith(sso.url)
+        finally:
+            sso.stop()

@@ -6,6 +6,7 @@
 
 import { csrfToken, sessionExpired, signedIn, whenSignedIn } from "./session";
 import type {
+  SignInOptions,
   ConflictBody,
   ErrorBody,
   ErrorDetail,
@@ -198,6 +199,8 @@ export type RunAction = "start" | "pause" | "resume" | "stop";
 export const api = {
   /** Sign in: sets the session cookie; the answer carries the CSRF token. */
   login: (name: string, password: string) => request<LoginResult>("POST", `${API_BASE}/auth/login`, { body: { name, password }, anonymous: true }),
+  /** What the sign-in page offers: a single sign-on button when a provider is configured. */
+  signInOptions: (signal?: AbortSignal) => request<SignInOptions>("GET", `${API_BASE}/auth/options`, { signal, anonymous: true }),
   /** Who the session cookie belongs to (401 without one). */
   me: (signal?: AbortSignal) => request<Me>("GET", `${API_BASE}/auth/me`, { signal, anonymous: true }),
   logout: () => request<void>("POST", `${API_BASE}/auth/logout`, { anonymous: true }),

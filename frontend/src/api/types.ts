@@ -164,6 +164,7 @@ export type Role = Schemas["UserInfo"]["role"];
 /** GET /auth/me: the signed-in user; `csrf_token` goes in X-CSRF-Token on unsafe calls. */
 export type Me = Schemas["Me"];
 export type LoginResult = Schemas["LoginResult"];
+export type SignInOptions = Schemas["SignInOptions"];
 export type UserInfo = Schemas["UserInfo"];
 export type TokenInfo = Schemas["TokenInfo"];
 /** A new API token: `token` is its value, in this answer only. */

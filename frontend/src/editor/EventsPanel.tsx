@@ -72,6 +72,7 @@ function EventsPanelImpl({ flowId, refreshKey }: { flowId: string; refreshKey: n
               <th>Time</th>
               <th>Stream</th>
               <th>Event</th>
+              <th>By</th>
               <th className="num">Version</th>
               <th>Details</th>
             </tr>
@@ -90,6 +91,9 @@ function EventsPanelImpl({ flowId, refreshKey }: { flowId: string; refreshKey: n
                   </td>
                   <td>
                     <code>{e.type}</code>
+                  </td>
+                  <td className="nowrap" data-testid={`event-actor-${i}`}>
+                    {e.actor}
                   </td>
                   <td className="num">{e.flow_version ?? ""}</td>
                   <td className="payload">

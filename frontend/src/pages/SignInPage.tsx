@@ -25,6 +25,17 @@ export function SignInPage({ notice, overlay = false, lastUser }: { notice: stri
     if (!overlay) document.title = "Sign in · DataFlow";
   }, [lastUser, overlay]);
 
+  // A single sign-on button when the server has an identity provider.
+  const [sso, setSso] = useState<string | null>(null);
+  useEffect(() => {
+    const ac = new AbortController();
+    api
+      .signInOptions(ac.signal)
+      .then((o) => setSso(o.oidc ? (o.oidc_name ?? "single sign-on") : null))
+      .catch(() => setSso(null)); // an older server, or none answering: passwords only
+    return () => ac.abort();
+  }, []);
+
   useEffect(() => {
     if (wait <= 0) return;
     const t = setTimeout(() => setWait((w) => w - 1), 1000);
@@ -112,6 +123,15 @@ export function SignInPage({ notice, overlay = false, lastUser }: { notice: stri
       <button type="submit" className="btn btn-primary sign-in-submit" data-testid="sign-in-submit" disabled={busy || wait > 0}>
         {busy ? "Signing in…" : wait > 0 ? `Try again in ${wait} s` : "Sign in"}
       </button>
+      {sso ? (
+        <a
+          className="btn sign-in-sso"
+          data-testid="sign-in-sso"
+          href={`/api/v1/auth/oidc/login?next=${encodeURIComponent(window.location.pathname + window.location.search)}`}
+        >
+          Sign in with {sso}
+        </a>
+      ) : null}
     </form>
   );
 
