@@ -10,7 +10,7 @@ import msgspec
 from litestar import Litestar, Request, Response
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin, OpenAPIRenderPlugin
 from litestar.serialization import encode_json
 
 from dataflow import __version__
@@ -28,12 +28,27 @@ def openapi_config() -> OpenAPIConfig:
         description="Design, version, validate and run flows of processors. The live view "
         "(WS /api/v1/ws/flows/{flow_id}) sends the messages of the `AnyLiveMessage` component.",
         path="/schema",
-        render_plugins=[
-            ScalarRenderPlugin(),
-            SwaggerRenderPlugin(path="/swagger"),
-            _CompletedJson(),
-        ],
+        render_plugins=[_LocalSwagger(), _CompletedJson()],
     )
+
+
+class _LocalSwagger(OpenAPIRenderPlugin):
+    """/schema (and /schema/swagger): Swagger UI from the editor's build, never a CDN, with no
+    inline script (the page's Content-Security-Policy allows neither)."""
+
+    def __init__(self) -> None:
+        super().__init__(path=["/", "/swagger"])
+
+    def render(self, request: Request, openapi_schema: dict[str, Any]) -> bytes:
+        assets = "/vendor/api-reference"
+        return (
+            "<!doctype html><html><head><meta charset='utf-8'>"
+            "<title>DataFlow API reference</title>"
+            f"<link rel='stylesheet' href='{assets}/swagger-ui.css'></head>"
+            "<body><div id='api-reference'></div>"
+            f"<script src='{assets}/swagger-ui-bundle.js'></script>"
+            f"<script src='{assets}/init.js'></script></body></html>"
+        ).encode()
 
 
 class _CompletedJson(JsonRenderPlugin):
