@@ -495,7 +495,9 @@ class LookupJoin(Transform[LookupJoinConfig]):
                 else:
                     missing.append(key)
         if missing:
-            pipe = self.client.pipeline(transaction=False)  # type: ignore[union-attr]
+            if self.client is None:
+                raise RuntimeError("lookup_join: the Redis reference is used before open()")
+            pipe = self.client.pipeline(transaction=False)
             for key in missing:
                 pipe.hgetall(key)
             fetched = pipe.execute()  # one round trip for the batch

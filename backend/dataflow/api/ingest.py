@@ -10,7 +10,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
 
 from dataflow.api.auth import bearer, public
-from dataflow.api.errors import TITLES, ApiError, Problem, problem_response
+from dataflow.api.errors import ApiError, Problem
 from dataflow.api.services import Services
 from dataflow.processor.ingest import (
     BackPressured,
@@ -99,15 +99,12 @@ async def ingest_handler(
             503, f"flow {flow_id!r} stopped before taking the records; nothing was accepted"
         ) from None
     except BackPressured as exc:
-        problem = Problem(
-            status=429,
-            title=TITLES[429],
-            detail=f"flow {flow_id!r} is back-pressured at node {node_id!r}; nothing was"
+        raise ApiError(
+            429,
+            f"flow {flow_id!r} is back-pressured at node {node_id!r}; nothing was"
             f" accepted, send again after {exc.retry_after_seconds} s",
-        )
-        response = problem_response(problem)
-        response.headers["Retry-After"] = str(exc.retry_after_seconds)
-        return response  # type: ignore[return-value]
+            headers={"Retry-After": str(exc.retry_after_seconds)},
+        ) from exc
     return Response(Accepted(accepted), status_code=202)
 
 
