@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import typing
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
@@ -45,6 +46,11 @@ class Context:
     delivery: Literal["at_least_once", "exactly_once"] = "at_least_once"
     #: Set by the engine: counts a problem in the node's metrics (errors, last_error).
     on_problem: Callable[[str], None] | None = None
+    #: Set by the engine when the node's work is abandoned: a forced stop, the run failing, the
+    #: end of an interruption. A thread cannot be killed, so a call that may run long in a
+    #: worker thread (a loop over rows, user code) checks it and gives up (raises) once set;
+    #: the engine waits for such calls before close().
+    cancelled: threading.Event = field(default_factory=threading.Event)
 
     def problem(self, message: str) -> None:
         """A problem the processor handles itself (a lost server it reconnects to, a request
