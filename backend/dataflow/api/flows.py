@@ -114,7 +114,9 @@ class FlowController(Controller):
     @post("/validate", status_code=200, operation_id="validate_flow")
     async def validate(self, services: Services, data: FlowBody) -> ValidationReport:
         """Validate any document; nothing is stored."""
-        return check_document(data, services.registry, services.secrets).report
+        await services.server.refresh()
+        gate = services.server.python_gate()
+        return check_document(data, services.registry, services.secrets, python_gate=gate).report
 
     @get("/{flow_id:str}", operation_id="get_flow")
     async def get_flow(self, services: Services, flow_id: str) -> Response[FlowEnvelope]:
@@ -205,4 +207,6 @@ class FlowController(Controller):
     @get("/{flow_id:str}/validation", operation_id="get_validation")
     async def validation(self, services: Services, flow_id: str) -> ValidationReport:
         state = await services.flows.get(flow_id)
-        return check_flow(state.flow, services.registry, services.secrets).report
+        await services.server.refresh()
+        gate = services.server.python_gate()
+        return check_flow(state.flow, services.registry, services.secrets, python_gate=gate).report

@@ -14,6 +14,7 @@ from dataflow.processor import Registry
 from dataflow.runtime.runs import RunManager
 from dataflow.secrets import SecretStore
 from dataflow.security import AccessStore
+from dataflow.security.server_settings import ServerSettingsStore
 from dataflow.settings import Settings
 
 
@@ -28,6 +29,8 @@ class Services:
     secrets: SecretStore
     access: AccessStore
     login_guard: LoginGuard
+    #: Run-time server settings (the admin's python gate).
+    server: ServerSettingsStore
 
 
 def provide_services(state: State) -> Services:

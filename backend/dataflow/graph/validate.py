@@ -41,9 +41,19 @@ class Checked:
     plan: FlowPlan | None = None
 
 
-def check_document(doc: Any, registry: Registry, secrets: Secrets | None = None) -> Checked:
+#: Processor types that run code given in the flow: they need both of a server's python gates.
+USER_CODE_TYPES = frozenset({"python"})
+
+
+def check_document(
+    doc: Any,
+    registry: Registry,
+    secrets: Secrets | None = None,
+    *,
+    python_gate: str | None = None,
+) -> Checked:
     """Check raw JSON (bytes or decoded): structural errors of every node and edge, then the
-    graph rules. The document is decoded once, here."""
+    graph rules. The document is decoded once, here. `python_gate` as in check_flow."""
     if isinstance(doc, bytes | str):
         try:
             doc = msgspec.json.decode(doc)
@@ -91,13 +101,20 @@ def check_document(doc: Any, registry: Registry, secrets: Secrets | None = None)
     if errors or flow is None:
         return Checked(flow=None, report=_report(errors, []))
     flow.nodes, flow.edges = nodes, edges
-    return check_flow(flow, registry, secrets)
+    return check_flow(flow, registry, secrets, python_gate=python_gate)
 
 
-def check_flow(flow: Flow, registry: Registry, secrets: Secrets | None = None) -> Checked:
+def check_flow(
+    flow: Flow,
+    registry: Registry,
+    secrets: Secrets | None = None,
+    *,
+    python_gate: str | None = None,
+) -> Checked:
     """Every problem of a decoded flow, and its plan when there is none; with `secrets`,
-    references to unknown secrets are problems too."""
-    return _Validator(flow, registry, secrets).run()
+    references to unknown secrets are problems too. `python_gate` is why the server runs no
+    `python` node (ServerSettingsStore.python_gate()): each one is then an error."""
+    return _Validator(flow, registry, secrets, python_gate).run()
 
 
 def validate_document(
@@ -122,10 +139,17 @@ def _raw_id(raw: Any, key: str) -> dict[str, str]:
 
 
 class _Validator:
-    def __init__(self, flow: Flow, registry: Registry, secrets: Secrets | None):
+    def __init__(
+        self,
+        flow: Flow,
+        registry: Registry,
+        secrets: Secrets | None,
+        python_gate: str | None = None,
+    ):
         self.flow = flow
         self.registry = registry
         self.secrets = secrets
+        self.python_gate = python_gate
         self.errors: list[Issue] = []
         self.warnings: list[Issue] = []
         self.node_index = {n.id: i for i, n in enumerate(flow.nodes)}
@@ -143,6 +167,7 @@ class _Validator:
     def run(self) -> Checked:
         self.check_ids()
         self.check_nodes()
+        self.check_user_code()
         self.check_delivery()
         graph = self.check_edges()
         self.check_ports_connected(graph)
@@ -212,6 +237,19 @@ class _Validator:
                 issue = msgspec_issue(exc, f"nodes[{i}].config", node_id=node.id)
                 issue.message = f"{node.type} in node {node.id!r}: {issue.message}"
                 self.errors.append(issue)
+
+    def check_user_code(self) -> None:
+        if self.python_gate is None:
+            return
+        for i, node in enumerate(self.flow.nodes):
+            if node.type in USER_CODE_TYPES:
+                self.error(
+                    f"nodes[{i}].type",
+                    "python_disabled",
+                    f"{node.type} in node {node.id!r}: python nodes cannot run on this server: "
+                    f"{self.python_gate}",
+                    node_id=node.id,
+                )
 
     def check_delivery(self) -> None:
         if self.flow.settings.delivery != "exactly_once":
