@@ -128,7 +128,9 @@ class Template(Transform[TemplateConfig]):
     def transform(self, batch: pa.RecordBatch) -> dict[str, pa.RecordBatch]:
         texts: list[str | None] = []
         errors: dict[int, str] = {}
-        config, env, template = self.config, self.environment, self.compiled
+        config, template = self.config, self.compiled
+        env = template.environment  # the one it was compiled by (it holds the budget)
+        assert isinstance(env, BoundedEnvironment)
         for i, row in enumerate(batch.to_pylist()):  # inherently per row: Jinja renders dicts
             budget = Budget(
                 config.render_timeout_seconds, config.max_output_chars, self.context.cancelled
