@@ -274,7 +274,10 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         return budget
 
     def measure(self, value: Any) -> Any:
-        if isinstance(value, str | bytes | list | tuple | Mapping | set | frozenset):
+        if isinstance(value, str):  # the common case, without the walk
+            if len(value) > self.budget().max_chars:
+                self.budget().size(len(value), "a str")
+        elif isinstance(value, bytes | list | tuple | Mapping | set | frozenset):
             budget = self.budget()
             budget.size(weight(value, budget.max_chars), f"a {type(value).__name__}")
         elif isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
@@ -289,11 +292,12 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         self._local.budget = budget
         try:
             parts: list[str] = []
-            total = 0
+            total, limit = 0, budget.max_chars
+            # No time check per chunk: whatever repeats (loops, calls, macros) checks itself.
             for chunk in template.generate(variables):
                 total += len(chunk)
-                budget.size(total, "the output")
-                budget.check()
+                if total > limit:
+                    budget.size(total, "the output")
                 parts.append(chunk)
             return "".join(parts)
         finally:

@@ -171,3 +171,14 @@ async def test_a_failing_run_ends_a_stuck_render():
     assert outcome.error_node == "bad"
     assert "render_timeout_seconds" in (outcome.error or "")
     assert await cpu_seconds_over(1.0) < 0.3
+
+
+async def test_an_interruption_ends_a_stuck_render_when_its_checkpoint_times_out():
+    run = stuck_flow(failing=False)
+    await run.start()
+    await asyncio.sleep(0.2)
+    started = time.monotonic()
+    outcome = await asyncio.wait_for(run.interrupt(timeout=0.5), 10)
+    assert time.monotonic() - started < 3
+    assert outcome.state == "stopped" and outcome.interrupted
+    assert await cpu_seconds_over(1.0) < 0.3
