@@ -1,4 +1,4 @@
-"""Run user Python code on each batch (only on servers started with --allow-python)."""
+"""Run user Python code on each batch (only where the server and an admin allow it)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,19 @@ import pyarrow.compute as pc
 
 from dataflow.processor import ProcessorSpec, SchemaError, Transform, TransformConfig, ui
 
-DISABLED = "python processors are disabled; start the server with --allow-python"
+DISABLED = (
+    "python processors are disabled: they need a server started with --allow-python on "
+    "which an admin enabled python (PATCH /api/v1/server/settings)"
+)
 
 
 class PythonConfig(TransformConfig, kw_only=True):
     """Runs your code on each batch: it defines `transform(table)`, which takes a
     `pyarrow.Table` and returns one, sent to `out`. `pa` (pyarrow) and `pc`
     (pyarrow.compute) are imported for you. The code can do anything the server can, so it
-    only runs on a server started with `--allow-python`. Vectorised pyarrow calls are fast;
+    only runs on a server started with `--allow-python` on which an admin also enabled
+    python (`PATCH /api/v1/server/settings {"python_enabled": true}`); until then a flow
+    with a python node does not validate. Vectorised pyarrow calls are fast;
     a Python loop over rows is not (sql, select and route cover most needs).
     """
 

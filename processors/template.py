@@ -10,16 +10,16 @@ import jinja2
 import pyarrow as pa
 import pyarrow.compute as pc
 from jinja2 import meta
-from jinja2.sandbox import SandboxedEnvironment
 
 from dataflow.processor import ProcessorSpec, SchemaError, Transform, TransformConfig, ui
 from dataflow.processor.base import with_error_column
+from dataflow_processors._jinja_sandbox import BoundedEnvironment, Budget, RenderCancelled
 
 
-def environment() -> SandboxedEnvironment:
+def environment() -> BoundedEnvironment:
     # Sandboxed: a template cannot reach Python internals. Strict: a misspelt name is an
     # error, not silently empty text. Null renders as empty text, not "None".
-    return SandboxedEnvironment(
+    return BoundedEnvironment(
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
@@ -33,6 +33,14 @@ class TemplateConfig(TransformConfig, kw_only=True):
     for names that are not identifiers (`{{ row["order id"] }}`). With `on_error: route`,
     rows whose render fails go to `failure` with an `error` column and the rest go on.
     This is the one built-in that works row by row: prefer `select` for plain formatting.
+
+    Templates run in Jinja's immutable sandbox: no attribute starting with `_` (so no
+    `__class__`, `__globals__`...), no `str.format` tricks, no changing lists or dicts in
+    place; such a template fails with SecurityError (routed like any row error). Globals
+    are `range` (at most 100000 items), `dict` and `namespace` only. Each row's render is
+    bounded: `render_timeout_seconds` of time, `max_output_chars` of output (every string
+    or list it builds on the way is held to the same size), and a stop or a failure of
+    the run interrupts it within a moment.
     """
 
     template: Annotated[
@@ -46,6 +54,27 @@ class TemplateConfig(TransformConfig, kw_only=True):
         ),
     ]
     output_column: Annotated[str, ui("Output column", min_length=1)] = "text"
+    render_timeout_seconds: Annotated[
+        float,
+        ui(
+            "Render timeout (s)",
+            "Longest one row's render may take; then that row fails.",
+            advanced=True,
+            ge=0.1,
+            le=600,
+        ),
+    ] = 10.0
+    max_output_chars: Annotated[
+        int,
+        ui(
+            "Max output characters",
+            "Longest text one row may render to (and longest string or list built on the "
+            "way); beyond it, that row fails.",
+            advanced=True,
+            ge=1,
+            le=10_000_000,
+        ),
+    ] = 1_000_000
 
 
 class Template(Transform[TemplateConfig]):
@@ -68,8 +97,12 @@ class Template(Transform[TemplateConfig]):
     )
 
     @functools.cached_property
+    def environment(self) -> BoundedEnvironment:
+        return environment()
+
+    @functools.cached_property
     def compiled(self) -> jinja2.Template:
-        return environment().from_string(self.config.template)
+        return self.environment.from_string(self.config.template)
 
     def output_schema(self, inputs: Mapping[str, pa.Schema]) -> Mapping[str, pa.Schema] | None:
         env = environment()
@@ -95,9 +128,17 @@ class Template(Transform[TemplateConfig]):
     def transform(self, batch: pa.RecordBatch) -> dict[str, pa.RecordBatch]:
         texts: list[str | None] = []
         errors: dict[int, str] = {}
+        config, template = self.config, self.compiled
+        env = template.environment  # the one it was compiled by (it holds the budget)
+        assert isinstance(env, BoundedEnvironment)
         for i, row in enumerate(batch.to_pylist()):  # inherently per row: Jinja renders dicts
+            budget = Budget(
+                config.render_timeout_seconds, config.max_output_chars, self.context.cancelled
+            )
             try:
-                texts.append(self.compiled.render(row, row=row))
+                texts.append(env.render(template, {**row, "row": row}, budget))
+            except RenderCancelled:
+                raise  # the whole batch is abandoned, not one row
             except Exception as exc:
                 if self.config.on_error != "route":
                     raise ValueError(f"template, row {i}: {type(exc).__name__}: {exc}") from exc

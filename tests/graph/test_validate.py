@@ -291,3 +291,31 @@ def test_exactly_once_problem_of_a_sink_depends_on_its_config():
     assert "transactional: true" in issue.message
     doc["nodes"][1]["config"]["transactional"] = True
     assert validate_document(doc, default_registry())[1].valid
+
+
+def test_python_nodes_are_errors_while_a_python_gate_is_closed():
+    from dataflow.graph import check_document
+    from dataflow.processor import default_registry
+    from dataflow.security.server_settings import NOT_ENABLED, python_gate
+
+    doc = {
+        "id": "p",
+        "name": "p",
+        "nodes": [
+            {
+                "id": "src",
+                "type": "generate",
+                "config": {"count": 1, "columns": [{"kind": "sequence", "name": "n"}]},
+            },
+            {"id": "code", "type": "python", "config": {"code": "def transform(t):\n  return t"}},
+        ],
+        "edges": [{"id": "e1", "source": "src", "target": "code"}],
+    }
+    registry = default_registry()
+    assert check_document(doc, registry).report.valid  # no gate given: not checked here
+    closed = check_document(doc, registry, python_gate=python_gate(True, False))
+    (issue,) = closed.report.errors
+    assert (issue.path, issue.code, issue.node_id) == ("nodes[1].type", "python_disabled", "code")
+    assert issue.message.endswith(NOT_ENABLED) and "node 'code'" in issue.message
+    assert closed.plan is None
+    assert check_document(doc, registry, python_gate=python_gate(True, True)).report.valid

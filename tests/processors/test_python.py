@@ -17,9 +17,10 @@ async def test_runs_the_users_function(h):
 
 
 async def test_disabled_unless_the_server_allows_it(h):
-    with pytest.raises(PermissionError, match="start the server with --allow-python"):
+    with pytest.raises(PermissionError, match="a server started with --allow-python"):
         await h.transform_rows(Python, {"code": CODE}, [{"n": 1}])
-    # The flow still validates: only running it is refused.
+    # The processor itself validates; a server's validation reports its closed gates
+    # (tests/security/test_python_gates.py).
     assert h.make(Python, {"code": CODE}).output_schema({}) is None
 
 

@@ -203,6 +203,8 @@ def test_every_operation_of_the_openapi_document_checks_who_calls(admin):
         ("GET", "/api/v1/secrets", "editor"),
         ("PUT", "/api/v1/secrets/x", "admin"),
         ("GET", "/api/v1/users", "admin"),
+        ("GET", "/api/v1/server/settings", "viewer"),
+        ("PATCH", "/api/v1/server/settings", "admin"),
     ],
 )
 def test_the_roles_mean_what_the_docs_say(admin, method, path, least):

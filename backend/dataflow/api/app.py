@@ -25,6 +25,7 @@ from dataflow.api.oidc import OidcController, oidc_client
 from dataflow.api.openapi import openapi_config
 from dataflow.api.runs import RunController, flow_websocket, prometheus_metrics
 from dataflow.api.secrets import SecretController
+from dataflow.api.server import ServerController
 from dataflow.api.services import Services, provide_services
 from dataflow.api.static import find_static_dir, static_handler
 from dataflow.events.flows import FlowStore
@@ -37,6 +38,7 @@ from dataflow.secrets import SecretStore, mask_logs
 from dataflow.security import AccessStore
 from dataflow.security.bootstrap import ensure_admin
 from dataflow.security.passwords import Passwords
+from dataflow.security.server_settings import ServerSettingsStore
 from dataflow.settings import Settings
 
 log = logging.getLogger("dataflow")
@@ -96,7 +98,13 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
         flow_list = FlowListProjection(journal)
         secrets = SecretStore.open(settings.data_path)
         mask_logs(secrets)
-        runs = RunManager(journal, flows, registry, settings, secrets)
+        server = ServerSettingsStore(
+            journal,
+            allow_python=settings.allow_python,
+            refresh_seconds=settings.access_refresh_seconds,
+        )
+        await server.load()
+        runs = RunManager(journal, flows, registry, settings, secrets, server=server)
         access = AccessStore(
             journal,
             passwords=Passwords(
@@ -117,6 +125,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
             secrets,
             access,
             LoginGuard(settings.login_attempts_per_minute),
+            server,
             oidc_client(settings),
         )
         app.state.services = services
@@ -143,6 +152,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
             FlowController,
             RunController,
             SecretController,
+            ServerController,
             ingest_handler,
             flow_websocket,
             health,

@@ -150,7 +150,7 @@ def domain_exception_handlers() -> dict[Any, Any]:
     from dataflow.events import diff, flows
     from dataflow.graph import checker
     from dataflow.runtime import runs
-    from dataflow.security import access
+    from dataflow.security import access, server_settings
 
     def handler(
         status: int, title: str | None = None, **extra_of: Callable[[Any], Any]
@@ -191,6 +191,10 @@ def domain_exception_handlers() -> dict[Any, Any]:
         access.TokenNotFound: handler(404),
         access.UserExists: handler(409),
         access.AccessDenied: handler(403),
+        server_settings.ServerSettingError: handler(
+            409,
+            errors=lambda e: [ErrorItem(path=e.field, code="conflict", message=str(e))],
+        ),
         access.AccessError: handler(
             422,
             "Invalid request",

@@ -121,7 +121,9 @@ class FlowController(Controller):
         self, services: NamedDependency[Services], data: FlowBody
     ) -> ValidationReport:
         """Validate any document; nothing is stored."""
-        return (await services.runs.checker.document(data)).report
+        await services.server.refresh()
+        gate = services.server.python_gate()
+        return (await services.runs.checker.document(data, python_gate=gate)).report
 
     @get("/{flow_id:str}", operation_id="get_flow")
     async def get_flow(
@@ -235,4 +237,6 @@ class FlowController(Controller):
         self, services: NamedDependency[Services], flow_id: FromPath[str]
     ) -> ValidationReport:
         state = await services.flows.get(flow_id)
-        return (await services.runs.checker.flow(state.flow)).report
+        await services.server.refresh()
+        gate = services.server.python_gate()
+        return (await services.runs.checker.flow(state.flow, python_gate=gate)).report

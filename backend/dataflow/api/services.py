@@ -16,6 +16,7 @@ from dataflow.runtime.runs import RunManager
 from dataflow.secrets import SecretStore
 from dataflow.security import AccessStore
 from dataflow.security.oidc import OidcClient
+from dataflow.security.server_settings import ServerSettingsStore
 from dataflow.settings import Settings
 
 
@@ -30,6 +31,8 @@ class Services:
     secrets: SecretStore
     access: AccessStore
     login_guard: LoginGuard
+    #: Run-time server settings (the admin's python gate).
+    server: ServerSettingsStore
     oidc: OidcClient | None = None
 
     @property

@@ -159,7 +159,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--allow-python",
         action="store_true",
-        help="enable the python processor (runs arbitrary code)",
+        help="let an admin enable the python processor (runs arbitrary code)",
     )
     s.add_argument("--tls-cert", default=None, help="PEM certificate (chain): serve HTTPS")
     s.add_argument("--tls-key", default=None, help="PEM private key of --tls-cert")

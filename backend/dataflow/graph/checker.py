@@ -5,6 +5,7 @@ the worker threads running flows use."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -42,18 +43,19 @@ class Checker:
         # More waiting than workers only queues: each waits within its own time limit.
         self._slots = asyncio.Semaphore(workers * 4)
 
-    async def document(self, doc: Any) -> Checked:
-        return await self._run(check_document, doc)
+    async def document(self, doc: Any, *, python_gate: str | None = None) -> Checked:
+        return await self._run(check_document, doc, python_gate)
 
-    async def flow(self, flow: Flow) -> Checked:
-        return await self._run(check_flow, flow)
+    async def flow(self, flow: Flow, *, python_gate: str | None = None) -> Checked:
+        return await self._run(check_flow, flow, python_gate)
 
-    async def _run(self, check: Any, subject: Any) -> Checked:
+    async def _run(self, check: Any, subject: Any, python_gate: str | None) -> Checked:
         loop = asyncio.get_running_loop()
+        work_item = functools.partial(
+            check, subject, self.registry, self.secrets, self.reach, python_gate=python_gate
+        )
         async with self._slots:
-            work = loop.run_in_executor(
-                self._pool, check, subject, self.registry, self.secrets, self.reach
-            )
+            work = loop.run_in_executor(self._pool, work_item)
             try:
                 return await asyncio.wait_for(work, self.timeout_seconds)
             except TimeoutError:

@@ -51,11 +51,20 @@ class Checked:
     plan: FlowPlan | None = None
 
 
+#: Processor types that run code given in the flow: they need both of a server's python gates.
+USER_CODE_TYPES = frozenset({"python"})
+
+
 def check_document(
-    doc: Any, registry: Registry, secrets: Secrets | None = None, reach: Reach | None = None
+    doc: Any,
+    registry: Registry,
+    secrets: Secrets | None = None,
+    reach: Reach | None = None,
+    *,
+    python_gate: str | None = None,
 ) -> Checked:
     """Check raw JSON (bytes or decoded): structural errors of every node and edge, then the
-    graph rules. The document is decoded once, here."""
+    graph rules. The document is decoded once, here. `python_gate` as in check_flow."""
     if isinstance(doc, bytes | str):
         try:
             doc = msgspec.json.decode(doc)
@@ -103,16 +112,22 @@ def check_document(
     if errors or flow is None:
         return Checked(flow=None, report=_report(errors, []))
     flow.nodes, flow.edges = nodes, edges
-    return check_flow(flow, registry, secrets, reach)
+    return check_flow(flow, registry, secrets, reach, python_gate=python_gate)
 
 
 def check_flow(
-    flow: Flow, registry: Registry, secrets: Secrets | None = None, reach: Reach | None = None
+    flow: Flow,
+    registry: Registry,
+    secrets: Secrets | None = None,
+    reach: Reach | None = None,
+    *,
+    python_gate: str | None = None,
 ) -> Checked:
     """Every problem of a decoded flow, and its plan when there is none; with `secrets`,
     references to unknown secrets are problems too; with `reach`, what the nodes would touch
-    outside the server's file roots and allowed hosts."""
-    return _Validator(flow, registry, secrets, reach).run()
+    outside the server's file roots and allowed hosts. `python_gate` is why the server runs
+    no `python` node (ServerSettingsStore.python_gate()): each one is then an error."""
+    return _Validator(flow, registry, secrets, reach, python_gate).run()
 
 
 def validate_document(
@@ -138,12 +153,18 @@ def _raw_id(raw: Any, key: str) -> dict[str, str]:
 
 class _Validator:
     def __init__(
-        self, flow: Flow, registry: Registry, secrets: Secrets | None, reach: Reach | None
+        self,
+        flow: Flow,
+        registry: Registry,
+        secrets: Secrets | None,
+        reach: Reach | None,
+        python_gate: str | None = None,
     ):
         self.flow = flow
         self.registry = registry
         self.secrets = secrets
         self.reach = reach or Reach()
+        self.python_gate = python_gate
         self.errors: list[Issue] = []
         self.warnings: list[Issue] = []
         self.node_index = {n.id: i for i, n in enumerate(flow.nodes)}
@@ -184,6 +205,7 @@ class _Validator:
     def run(self) -> Checked:
         self.check_ids()
         self.check_nodes()
+        self.check_user_code()
         self.check_delivery()
         graph = self.check_edges()
         self.check_ports_connected(graph)
@@ -275,6 +297,19 @@ class _Validator:
                 path, "not_allowed", f"{node.type} in node {node.id!r}: {exc.message}",
                 node_id=node.id,
             )  # fmt: skip
+
+    def check_user_code(self) -> None:
+        if self.python_gate is None:
+            return
+        for i, node in enumerate(self.flow.nodes):
+            if node.type in USER_CODE_TYPES:
+                self.error(
+                    f"nodes[{i}].type",
+                    "python_disabled",
+                    f"{node.type} in node {node.id!r}: python nodes cannot run on this server: "
+                    f"{self.python_gate}",
+                    node_id=node.id,
+                )
 
     def check_delivery(self) -> None:
         if self.flow.settings.delivery != "exactly_once":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import typing
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
@@ -48,6 +49,11 @@ class Context:
     on_problem: Callable[[str], None] | None = None
     #: The files and hosts the server lets flows touch (no limit outside a server).
     reach: Reach = field(default_factory=Reach)
+    #: Set by the engine when the node's work is abandoned: a forced stop, the run failing, the
+    #: end of an interruption. A thread cannot be killed, so a call that may run long in a
+    #: worker thread (a loop over rows, user code) checks it and gives up (raises) once set;
+    #: the engine waits for such calls before close().
+    cancelled: threading.Event = field(default_factory=threading.Event)
 
     def problem(self, message: str) -> None:
         """A problem the processor handles itself (a lost server it reconnects to, a request

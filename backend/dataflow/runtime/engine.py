@@ -407,9 +407,16 @@ class FlowRun:
         self._cancel_pulling()
 
     def _cancel_tasks(self) -> None:
+        self._abandon_calls()
         for runner in self._runners.values():
             if runner.task is not None:
                 runner.task.cancel()
+
+    def _abandon_calls(self) -> None:
+        # Cancelling a node's task leaves its call in a worker thread running: tell the
+        # processors (Context.cancelled), so that nothing keeps a core busy once stopped.
+        for runner in self._runners.values():
+            runner.processor.context.cancelled.set()
 
     async def checkpoint(self, checkpoint_id: int | None = None) -> Checkpoint:
         """Take a checkpoint and commit it; returns it (id, source offsets, node state).
@@ -470,6 +477,7 @@ class FlowRun:
     def _fail(self, runner: NodeRunner, message: str) -> None:
         self._record_error(runner, message)
         runner.processor.log.error("%s", message)
+        self._abandon_calls()
         current = asyncio.current_task()
         for other in self._runners.values():
             if other.task is not None and other.task is not current:

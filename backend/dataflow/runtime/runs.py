@@ -50,6 +50,7 @@ from dataflow.runtime.engine import FlowBuildError, FlowRun, RunContext
 from dataflow.runtime.live import ErrorMessage, LiveMessage, MetricsMessage, StateMessage
 from dataflow.runtime.state import FINAL_STATES
 from dataflow.secrets import Secrets
+from dataflow.security.server_settings import ServerSettingsStore
 from dataflow.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -93,8 +94,11 @@ class RunManager:
         settings: Settings,
         secrets: Secrets | None = None,
         checker: Checker | None = None,
+        server: ServerSettingsStore | None = None,
     ):
         self.secrets = secrets
+        #: The server's run-time settings: whether python nodes may run (both gates).
+        self.server = server or ServerSettingsStore(journal, allow_python=settings.allow_python)
         self.store = RunStore(journal)
         self.flows = flows
         self.registry = registry
@@ -148,7 +152,8 @@ class RunManager:
             if self.is_active(flow_id):
                 raise InvalidTransition("start", self.state_of(flow_id), flow_id)
             state = await self.flows.get(flow_id)
-            checked = await self.checker.flow(state.flow)
+            await self.server.refresh()
+            checked = await self.checker.flow(state.flow, python_gate=self.server.python_gate())
             if checked.plan is None:
                 raise FlowNotRunnable(flow_id, checked.report.errors)
             created = await self.store.create(flow_id, state.version)
@@ -171,7 +176,7 @@ class RunManager:
             flow_id=run.flow_id,
             run_id=run.run_id,
             data_dir=self.settings.data_path,
-            allow_python=self.settings.allow_python,
+            allow_python=self.server.python_gate() is None,
             sample_size=self.settings.sample_size,
             reach=self.reach,
             mask=self._mask,
@@ -180,7 +185,8 @@ class RunManager:
         flow = plan.flow if isinstance(plan, FlowPlan) else plan
         try:
             if not isinstance(plan, FlowPlan):  # a recovered run: its version is checked again
-                checked = await self.checker.flow(plan)
+                await self.server.refresh()
+                checked = await self.checker.flow(plan, python_gate=self.server.python_gate())
                 if checked.plan is None:
                     raise FlowBuildError.from_issues(checked.report.errors)
                 plan = checked.plan

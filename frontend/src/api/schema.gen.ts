@@ -607,6 +607,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/server/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Settings */
+        get: operations["get_server_settings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Update */
+        patch: operations["update_server_settings"];
+        trace?: never;
+    };
     "/api/v1/ingest/{flow_id}/{node_id}": {
         parameters: {
             query?: never;
@@ -1115,6 +1133,21 @@ export interface components {
         /** SecretValue */
         SecretValue: {
             value: string;
+        };
+        /** ServerSettings */
+        ServerSettings: {
+            /** @default false */
+            python_enabled: boolean;
+            /** @default false */
+            allow_python: boolean;
+            /** @default false */
+            python_available: boolean;
+            changed_by: string | null;
+            changed_at: number | null;
+        };
+        /** ServerSettingsChange */
+        ServerSettingsChange: {
+            python_enabled?: boolean | null;
         };
         /** SignInOptions */
         SignInOptions: {
@@ -2657,6 +2690,65 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SecretInfo"][];
+                };
+            };
+        };
+    };
+    get_server_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServerSettings"];
+                };
+            };
+        };
+    };
+    update_server_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ServerSettingsChange"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServerSettings"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        status_code: number;
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                    };
                 };
             };
         };
