@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Request, get
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
@@ -100,7 +100,7 @@ class OidcController(Controller):
         oauth_state: Annotated[str, QueryParameter(name="state", max_length=200)] = "",
         code: Annotated[str, QueryParameter(max_length=4096)] = "",
         error: Annotated[str | None, QueryParameter(max_length=200)] = None,
-    ) -> Response[Any]:
+    ) -> Redirect:
         """The provider's answer: a session cookie for the user its ID token names."""
         client = _client(services)
         if error is not None:

@@ -1340,14 +1340,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Object moved temporarily -- see URI list */
+            /** @description Redirect Response */
             302: {
                 headers: {
+                    /** @description target path for the redirect */
+                    location?: string;
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": unknown;
-                };
+                content?: never;
             };
             /** @description Bad request syntax or unsupported method */
             400: {
