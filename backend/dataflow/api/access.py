@@ -77,6 +77,25 @@ class NewToken(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     owner: Name | None = None
 
 
+async def start_session(
+    services: Services, request: Request[Any, Any, Any], user: str, name: str
+) -> tuple[IssuedToken, Cookie]:
+    """A new session for `user` and the cookie that carries it: HttpOnly, SameSite=Strict,
+    Secure when the server speaks TLS, as long as the session lasts."""
+    seconds = services.settings.session_hours * 3600
+    session = await services.access.issue_token(user, name, kind="session", expires_in=seconds)
+    cookie = Cookie(
+        key=SESSION_COOKIE,
+        value=session.token,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+        max_age=int(seconds),
+    )
+    return session, cookie
+
+
 def _client(request: Request[Any, Any, Any]) -> str:
     return request.client.host if request.client else "unknown"
 
@@ -103,7 +122,6 @@ class AuthController(Controller):
         if user is None:
             services.login_guard.failed(client, data.name)
             raise ApiError(401, "wrong user name or password")
-        settings = services.settings
         if data.token_name is not None:
             issued = await services.access.issue_token(
                 user.name, data.token_name, expires_in=data.expires_in_days * 86_400
@@ -117,27 +135,13 @@ class AuthController(Controller):
                 token=issued.token,
             )
             return Response(body)
-        session = await services.access.issue_token(
-            user.name,
-            "editor-session",
-            kind="session",
-            expires_in=settings.session_hours * 3600,
-        )
+        session, cookie = await start_session(services, request, user.name, "editor-session")
         body = LoginResult(
             user=user.name,
             role=session.role,
             kind="session",
             csrf_token=csrf_token(session.token),
             expires_at=session.expires_at,
-        )
-        cookie = Cookie(
-            key=SESSION_COOKIE,
-            value=session.token,
-            httponly=True,
-            samesite="strict",
-            secure=request.url.scheme == "https",
-            path="/",
-            max_age=int(settings.session_hours * 3600),
         )
         return Response(body, cookies=[cookie])
 

@@ -7,13 +7,13 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get
-from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_302_FOUND
 
-from dataflow.api.auth import SESSION_COOKIE, public
+from dataflow.api.access import start_session
+from dataflow.api.auth import public
 from dataflow.api.errors import ApiError
 from dataflow.api.services import Services
 from dataflow.security.oidc import OidcClient, OidcError, OidcSettings
@@ -111,16 +111,5 @@ class OidcController(Controller):
             raise ApiError(401, str(exc)) from exc
         settings = services.settings
         info = await services.access.external_user(user.name, user.role, settings.oidc_default_role)
-        session = await services.access.issue_token(
-            info.name, "oidc-session", kind="session", expires_in=settings.session_hours * 3600
-        )
-        cookie = Cookie(
-            key=SESSION_COOKIE,
-            value=session.token,
-            httponly=True,
-            samesite="strict",
-            secure=request.url.scheme == "https",
-            path="/",
-            max_age=int(settings.session_hours * 3600),
-        )
+        _, cookie = await start_session(services, request, info.name, "oidc-session")
         return Redirect(next_path, status_code=HTTP_302_FOUND, cookies=[cookie])

@@ -11,7 +11,7 @@ import msgspec
 
 from dataflow import __version__
 from dataflow.cli.access import add_commands as add_access_commands
-from dataflow.cli.client import add_server_options, client, not_signed_in_hint
+from dataflow.cli.client import add_server_options, client, not_signed_in_hint, problem_text
 from dataflow.cli.secrets import add_commands as add_secret_commands
 
 
@@ -69,16 +69,6 @@ def _validate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _problem(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return f"HTTP {response.status_code}: {response.text[:500]}"
-    lines = [f"HTTP {response.status_code} {body.get('title', '')}: {body.get('detail', '')}"]
-    lines += [f"  {e.get('path', '')}: {e.get('message', '')}" for e in body.get("errors", [])]
-    return "\n".join(lines)
-
-
 def _import(args: argparse.Namespace) -> int:
     try:
         data = Path(args.file).read_bytes()
@@ -90,7 +80,7 @@ def _import(args: argparse.Namespace) -> int:
             "/api/v1/flows/import", content=data, headers={"Content-Type": "application/json"}
         )
     if response.status_code != 201:
-        print(_problem(response), file=sys.stderr)
+        print(problem_text(response), file=sys.stderr)
         if response.status_code == 401:
             print(not_signed_in_hint(args), file=sys.stderr)
         return 1
@@ -103,7 +93,7 @@ def _export(args: argparse.Namespace) -> int:
     with client(args) as http:
         response = http.get(f"/api/v1/flows/{args.flow_id}/export")
     if response.status_code != 200:
-        print(_problem(response), file=sys.stderr)
+        print(problem_text(response), file=sys.stderr)
         if response.status_code == 401:
             print(not_signed_in_hint(args), file=sys.stderr)
         return 1

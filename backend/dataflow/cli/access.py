@@ -16,21 +16,12 @@ from dataflow.cli.client import (
     add_server_options,
     client,
     not_signed_in_hint,
+    problem_text,
     store_token,
     token_of,
 )
 
 ROLES = ("viewer", "operator", "editor", "admin")
-
-
-def _problem(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return f"HTTP {response.status_code}: {response.text[:500]}"
-    lines = [f"HTTP {response.status_code} {body.get('title', '')}: {body.get('detail', '')}"]
-    lines += [f"  {e.get('path', '')}: {e.get('message', '')}" for e in body.get("errors", [])]
-    return "\n".join(lines)
 
 
 def _password(args: argparse.Namespace, prompt: str) -> str:
@@ -43,11 +34,11 @@ def _call(args: argparse.Namespace, method: str, path: str, **kwargs: Any) -> ht
     with client(args) as http:
         response = http.request(method, path, **kwargs)
     if response.status_code == 401:
-        print(_problem(response), file=sys.stderr)
+        print(problem_text(response), file=sys.stderr)
         print(not_signed_in_hint(args), file=sys.stderr)
         return None
     if not response.is_success:
-        print(_problem(response), file=sys.stderr)
+        print(problem_text(response), file=sys.stderr)
         return None
     return response
 
@@ -71,7 +62,7 @@ def _login(args: argparse.Namespace) -> int:
             },
         )
     if response.status_code != 200:
-        print(_problem(response), file=sys.stderr)
+        print(problem_text(response), file=sys.stderr)
         return 1
     body = response.json()
     path = store_token(args.url, body["token"])

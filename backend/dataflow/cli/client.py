@@ -84,3 +84,14 @@ def not_signed_in_hint(args: argparse.Namespace) -> str:
         f"not signed in to {args.url}: run `dataflow login --url {args.url}`, or pass --token / "
         f"set {TOKEN_ENV}"
     )
+
+
+def problem_text(response: httpx.Response) -> str:
+    """A problem body as lines: status, title, detail, then each error with its path."""
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}: {response.text[:500]}"
+    lines = [f"HTTP {response.status_code} {body.get('title', '')}: {body.get('detail', '')}"]
+    lines += [f"  {e.get('path', '')}: {e.get('message', '')}" for e in body.get("errors", [])]
+    return "\n".join(lines)
