@@ -12,6 +12,7 @@ from litestar import Litestar, Response, get
 from litestar.config.cors import CORSConfig
 from litestar.di import NamedDependency, Provide
 from litestar.middleware import DefineMiddleware
+from litestar.openapi.datastructures import ResponseSpec
 
 from dataflow import __version__
 from dataflow.api.access import AuthController, TokenController, UserController
@@ -49,7 +50,19 @@ class Health(msgspec.Struct):
     detail: str = ""
 
 
-@get("/health", tags=["operations"], operation_id="get_health", opt=public())
+@get(
+    "/health",
+    tags=["operations"],
+    operation_id="get_health",
+    opt=public(),
+    responses={
+        503: ResponseSpec(
+            Health,
+            description="Degraded: the journal does not answer (`detail` says why).",
+            generate_examples=False,
+        )
+    },
+)
 async def health(services: NamedDependency[Services]) -> Response[Health]:
     """Liveness and journal reachability."""
     try:
