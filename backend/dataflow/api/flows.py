@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, FromPath, HeaderParameter, JSONBody, QueryParameter
 
-from dataflow.api.errors import ApiError, invalid, problems
+from dataflow.api.errors import ApiError, ErrorItem, invalid, problems
 from dataflow.api.services import Services
 from dataflow.events.diff import FlowDiff
 from dataflow.events.flows import FlowState, HistoryEntry, VersionInfo
@@ -25,9 +25,10 @@ FlowBody = Annotated[
 
 
 IfMatch = Annotated[
-    str | None,
+    str,
     HeaderParameter(
         name="If-Match",
+        pattern=r'^((W/)?"?[0-9]+"?)?$',  # empty: absent
         description="The version the save is based on (the ETag of GET), unless the body is "
         '{"flow": ..., "expected_version": N}.',
     ),
@@ -81,12 +82,13 @@ async def decode_document(services: Services, data: Any, *, strict: bool) -> Flo
     return flow
 
 
-def expected_version(if_match: str | None, body: Any) -> int:
+def expected_version(if_match: str, body: Any) -> int:
     if isinstance(body, dict) and body.get("expected_version") is not None:
         value = body["expected_version"]
     else:
-        value = (if_match or "").strip().removeprefix("W/").strip('"')
-    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = if_match.strip().removeprefix("W/").strip('"')
+    digits = isinstance(value, str) and value.isascii() and value.isdigit()
+    if digits or (isinstance(value, float) and value.is_integer()):  # 3.0 is an int to JSON
         value = int(value)
     if isinstance(value, int) and not isinstance(value, bool):  # true is no version
         return value
@@ -169,7 +171,7 @@ class FlowController(Controller):
         services: NamedDependency[Services],
         flow_id: FromPath[str],
         data: FlowBody,
-        if_match: IfMatch = None,
+        if_match: IfMatch = "",
     ) -> SavedFlow:
         """Save the whole document. Based on an older version, it is merged three-way with
         the changes since; only real conflicts give 409."""
@@ -177,7 +179,13 @@ class FlowController(Controller):
         body = data["flow"] if isinstance(data.get("flow"), dict) else data
         flow = await decode_document(services, body, strict=False)
         if flow.id and flow.id != flow_id:
-            raise ApiError(400, f"the document's id {flow.id!r} is not {flow_id!r}")
+            message = f"the document's id {flow.id!r} is not {flow_id!r}, the flow saved"
+            raise ApiError(
+                422,
+                message,
+                title="Invalid request",
+                errors=[ErrorItem(path="id", code="id_mismatch", message=message)],
+            )
         result = await services.flows.save(flow_id, flow, expected, checked=True)
         return SavedFlow(
             **msgspec.structs.asdict(envelope(result.state)),

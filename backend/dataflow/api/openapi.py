@@ -101,7 +101,16 @@ def complete(app: Litestar, document: dict[str, Any]) -> dict[str, Any]:
     }
     # msgspec encodes every field of a Struct (unless it omits defaults), so a response
     # always has the fields that have defaults too; clients may rely on them.
-    for cls in _response_structs(app):
+    responses = _response_structs(app)
+    # Request bodies are decoded by msgspec: its schema of them is the exact one (unknown
+    # fields refused, nullable fields, constraints), where Litestar's loses some.
+    requests = [cls for cls in _request_structs(app) if cls not in responses]
+    if requests:
+        _, decoded = msgspec.json.schema_components(requests, ref_template=_REF)
+        for name, schema in decoded.items():
+            if name not in {cls.__name__ for cls in responses}:
+                schemas[name] = schema
+    for cls in responses:
         schema = schemas.get(cls.__name__)
         if schema and not cls.__struct_config__.omit_defaults and "properties" in schema:
             schemas[cls.__name__] = {**schema, "required": sorted(schema["properties"])}
@@ -239,6 +248,18 @@ def _response_structs(app: Litestar) -> set[type[msgspec.Struct]]:
     found: set[type[msgspec.Struct]] = set()
     _collect(msgspec.inspect.multi_type_info(types), found, set())
     return found
+
+
+def _request_structs(app: Litestar) -> list[type[msgspec.Struct]]:
+    found: set[type[msgspec.Struct]] = set()
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            if isinstance(handler, HTTPRouteHandler) and handler.resolve_include_in_schema():
+                data = handler.parsed_fn_signature.parameters.get("data")
+                kind = data.annotation if data is not None else None
+                if isinstance(kind, type) and issubclass(kind, msgspec.Struct):
+                    found.add(kind)
+    return sorted(found, key=lambda cls: cls.__name__)
 
 
 def _collect(node: Any, found: set[type[msgspec.Struct]], seen: set[int]) -> None:

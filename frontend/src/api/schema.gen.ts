@@ -922,6 +922,7 @@ export interface components {
         Login: {
             name: string;
             password: string;
+            /** @default null */
             token_name?: string | null;
             /** @default 30 */
             expires_in_days?: number;
@@ -965,10 +966,11 @@ export interface components {
         /** NewToken */
         NewToken: {
             name: string;
-            /** @enum {null|string} */
-            role?: "viewer" | "operator" | "editor" | "admin" | null;
+            /** @default null */
+            role?: ("admin" | "editor" | "operator" | "viewer") | null;
             /** @default 90 */
             expires_in_days?: number;
+            /** @default null */
             owner?: string | null;
         };
         /** NewUser */
@@ -977,9 +979,9 @@ export interface components {
             password: string;
             /**
              * @default viewer
-             * @enum {string}
+             * @enum {unknown}
              */
-            role?: "viewer" | "operator" | "editor" | "admin";
+            role?: "admin" | "editor" | "operator" | "viewer";
         };
         /** Node */
         Node: {
@@ -1192,8 +1194,9 @@ export interface components {
         };
         /** UserChange */
         UserChange: {
-            /** @enum {null|string} */
-            role?: "viewer" | "operator" | "editor" | "admin" | null;
+            /** @default null */
+            role?: ("admin" | "editor" | "operator" | "viewer") | null;
+            /** @default null */
             password?: string | null;
         };
         /** UserInfo */
@@ -2283,7 +2286,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description The version the save is based on (the ETag of GET), unless the body is {"flow": ..., "expected_version": N}. */
-                "If-Match"?: string | null;
+                "If-Match"?: string;
             };
             path: {
                 flow_id: string;
