@@ -126,22 +126,22 @@ def test_the_generated_typescript_is_current(tmp_path):
 
 
 def test_routes_declare_the_errors_they_answer_as_problems(document):
-    """Each route's error statuses, the shared ones (400, 401, 403, 413, 415) included, and
+    """Each route's error statuses, the shared ones (400, 401, 403, 413, 415, 431) included, and
     every one of them is a Problem in application/problem+json."""
     declared = {name: set(op["responses"]) for name, op in operations(document)}
     expect = {
-        "POST /api/v1/auth/login": {"200", "400", "401", "413", "415", "429"},
-        "GET /api/v1/auth/me": {"200", "400", "401"},
-        "GET /api/v1/flows/{flow_id}": {"200", "400", "401", "404"},
+        "POST /api/v1/auth/login": {"200", "400", "431", "401", "413", "415", "429"},
+        "GET /api/v1/auth/me": {"200", "400", "431", "401"},
+        "GET /api/v1/flows/{flow_id}": {"200", "400", "431", "401", "404"},
         "PUT /api/v1/flows/{flow_id}": {
-            *("200", "400", "401", "403", "404", "409", "413", "415", "422", "428", "503"),
+            *("200", "400", "431", "401", "403", "404", "409", "413", "415", "422", "428", "503"),
         },
         "POST /api/v1/flows/{flow_id}/start": {
-            *("200", "400", "401", "403", "404", "409", "415", "422", "503"),
+            *("200", "400", "431", "401", "403", "404", "409", "415", "422", "503"),
         },
-        "DELETE /api/v1/users/{name}": {"204", "400", "401", "403", "404"},
-        "PUT /api/v1/secrets/{name}": {"201", "204", "400", "401", "403", "413", "415"},
-        "GET /health": {"200", "400", "503"},
+        "DELETE /api/v1/users/{name}": {"204", "400", "431", "401", "403", "404"},
+        "PUT /api/v1/secrets/{name}": {"201", "204", "400", "431", "401", "403", "413", "415"},
+        "GET /health": {"200", "400", "431", "503"},
     }
     for name, statuses in expect.items():
         assert declared[name] == statuses, name

@@ -165,6 +165,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
                 HardeningMiddleware,
                 host_names=settings.host_names,
                 allowed_origins=settings.cors_origins,
+                max_header_bytes=settings.max_header_bytes,
             ),
             DefineMiddleware(AuthMiddleware, exclude_from_auth_key=PUBLIC),
         ],

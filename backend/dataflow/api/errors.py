@@ -29,6 +29,7 @@ TITLES = {
     422: "Invalid flow",
     428: "Precondition required",
     429: "Too many requests",
+    431: "Request header fields too large",
     500: "Internal server error",
     503: "Service unavailable",
 }
@@ -89,6 +90,7 @@ PROBLEM_DESCRIPTIONS = {
     422: "The body is well-formed JSON but not a valid request; `errors[]` names each place.",
     428: "The expected version is missing: send If-Match or expected_version.",
     429: "Too many requests: retry after Retry-After seconds.",
+    431: "The request's headers are larger than the server's max_header_bytes.",
     503: "The server cannot answer this now (a time limit was reached, or a dependency is "
     "down); retrying later may succeed.",
 }
@@ -106,7 +108,7 @@ def problem_spec(status: int, description: str | None = None) -> ResponseSpec:
 
 def problems(*statuses: int, described: Mapping[int, str] | None = None) -> dict[int, ResponseSpec]:
     """A route's `responses=`: the error statuses it can answer besides those every route
-    shares (400, 401, 403, 413, 415: added by api/openapi.py); `described` gives words of the
+    shares (400, 401, 403, 413, 415, 431: added by api/openapi.py); `described` gives words of the
     route's own for some (and declares them too)."""
     described = described or {}
     return {s: problem_spec(s, described.get(s)) for s in sorted({*statuses, *described})}

@@ -145,8 +145,9 @@ def _is_problem(response: dict[str, Any]) -> bool:
 
 def _complete_operations(app: Litestar, paths: dict[str, Any]) -> dict[str, Any]:
     """The statuses every route shares, declared on each operation from what the app does:
-    400 for any request (Litestar's own 400 answers with our problem body), 401 and 403 from
-    the handler's role, 413 and 415 for bodies (api/hardening.py, request_max_body_size)."""
+    400 and 431 for any request (Litestar's own 400 answers with our problem body), 401 and
+    403 from the handler's role, 413 and 415 for bodies (api/hardening.py,
+    request_max_body_size)."""
     handlers = _handlers_by_operation(app)
     completed: dict[str, Any] = {}
     for path, item in paths.items():
@@ -167,6 +168,7 @@ def _complete_operation(
     need = required_role(handler, method) if handler is not None else "viewer"
     if not _is_problem(responses.get("400", {})):  # Litestar's ValidationException shape
         responses["400"] = _problem(400)
+    responses.setdefault("431", _problem(431))  # api/hardening.py, before any route
     if need is not None:
         responses.setdefault("401", _problem(401))
         # Viewers may read; writes may need more, and a session's writes its CSRF token.
