@@ -22,6 +22,17 @@ class Settings(msgspec.Struct, kw_only=True):
     flowfiles_dir: str | None = None
     #: Largest request body accepted; larger ones get 413.
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 16 * 1024 * 1024
+    #: Largest request headers: larger ones get 431 (400 from `dataflow serve` when they
+    #: come in pieces that add up to more) before any handler runs.
+    max_header_bytes: Annotated[int, msgspec.Meta(ge=4096, le=1024 * 1024)] = 32 * 1024
+    #: Seconds a client has to send a request's line and headers (`dataflow serve`): slow
+    #: clients are dropped.
+    header_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=600)] = 10.0
+    #: Seconds an idle keep-alive connection stays open (`dataflow serve`).
+    keep_alive_seconds: Annotated[int, msgspec.Meta(ge=1, le=600)] = 5
+    #: Connections and requests at once (`dataflow serve`); past it, 503. Bounds what slow
+    #: or many clients can hold.
+    max_connections: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 1000
     #: The `python` processor runs arbitrary code: off unless asked for.
     allow_python: bool = False
     #: A flow snapshot is written every this many events of its stream.

@@ -124,3 +124,79 @@ def test_the_generated_typescript_is_current(tmp_path):
     assert fresh.read_text() == GENERATED.read_text(), (
         "frontend/src/api/schema.gen.ts is stale: run `make api-types` and commit it"
     )
+
+
+def test_routes_declare_the_errors_they_answer_as_problems(document):
+    """Each route's error statuses, the shared ones (400, 401, 403, 413, 415, 431) included, and
+    every one of them is a Problem in application/problem+json."""
+    declared = {name: set(op["responses"]) for name, op in operations(document)}
+    expect = {
+        "POST /api/v1/auth/login": {"200", "400", "431", "401", "413", "415", "429"},
+        "GET /api/v1/auth/me": {"200", "400", "431", "401"},
+        "GET /api/v1/flows/{flow_id}": {"200", "400", "431", "401", "404"},
+        "PUT /api/v1/flows/{flow_id}": {
+            *("200", "400", "431", "401", "403", "404", "409", "413", "415", "422", "428", "503"),
+        },
+        "POST /api/v1/flows/{flow_id}/start": {
+            *("200", "400", "431", "401", "403", "404", "409", "415", "422", "503"),
+        },
+        "DELETE /api/v1/users/{name}": {"204", "400", "431", "401", "403", "404"},
+        "PUT /api/v1/secrets/{name}": {"201", "204", "400", "431", "401", "403", "413", "415"},
+        "GET /health": {"200", "400", "431", "503"},
+    }
+    for name, statuses in expect.items():
+        assert declared[name] == statuses, name
+    for name, operation in operations(document):
+        for status, response in operation["responses"].items():
+            if int(status) < 400 or name == "GET /health":  # health's 503 is its own body
+                continue
+            content = response.get("content", {})
+            assert list(content) == ["application/problem+json"], f"{name} {status}"
+            ref = content["application/problem+json"]["schema"]["$ref"]
+            assert ref == "#/components/schemas/Problem", f"{name} {status}"
+            assert response["description"], f"{name} {status}"
+    assert "Problem" in document["components"]["schemas"]
+
+
+def test_public_routes_need_no_credential_and_the_others_say_which(document):
+    assert document["security"] == [{"bearer": []}, {"session": []}]
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["bearer"] == {**schemes["bearer"], "type": "http", "scheme": "bearer"}
+    assert schemes["session"]["in"] == "cookie"
+    public = {name for name, op in operations(document) if op.get("security") == []}
+    assert public == {
+        "POST /api/v1/auth/login",
+        "GET /health",
+        # What the sign-in page offers, and single sign-on's trip through the provider.
+        "GET /api/v1/auth/options",
+        "GET /api/v1/auth/oidc/login",
+        "GET /api/v1/auth/oidc/callback",
+    }
+
+
+def test_flow_bodies_are_described_by_the_published_flow_schema(client, document):
+    """The bodies that handlers take as plain JSON (to report every structural error
+    themselves) are the flow document, as /api/v1/schema/flow.json has it."""
+    schemas = document["components"]["schemas"]
+    for name in ("POST /api/v1/flows", "POST /api/v1/flows/import", "POST /api/v1/flows/validate"):
+        body = dict(operations(document))[name]["requestBody"]["content"]["application/json"]
+        assert body["schema"] == {"$ref": "#/components/schemas/FlowInput"}, name
+    save = dict(operations(document))["PUT /api/v1/flows/{flow_id}"]
+    refs = save["requestBody"]["content"]["application/json"]["schema"]["anyOf"]
+    assert {r["$ref"].rsplit("/", 1)[1] for r in refs} == {"FlowInput", "SaveFlowRequest"}
+    assert any(p["name"] == "If-Match" and p["in"] == "header" for p in save["parameters"])
+    published = client.get("/api/v1/schema/flow.json").json()["$defs"]
+    for name, schema in published.items():
+        as_input = json.dumps(schemas[f"{name}Input"]).replace("Input", "")
+        assert json.loads(as_input) == json.loads(
+            json.dumps(schema).replace("#/$defs/", "#/components/schemas/")
+        ), name
+    assert schemas["NodeInput"]["properties"]["config"]["type"] == "object"  # free-form
+
+
+def test_secret_names_carry_their_pattern(document):
+    from dataflow.secrets import NAME_PATTERN
+
+    for name in ("PUT /api/v1/secrets/{name}", "DELETE /api/v1/secrets/{name}"):
+        (param,) = dict(operations(document))[name]["parameters"]
+        assert param["in"] == "path" and param["schema"]["pattern"] == NAME_PATTERN, name

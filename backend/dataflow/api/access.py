@@ -21,13 +21,14 @@ from dataflow.api.auth import (
     needs,
     public,
 )
-from dataflow.api.errors import ApiError
+from dataflow.api.errors import ApiError, problems
 from dataflow.api.services import Services
 from dataflow.security import IssuedToken, Role, TokenInfo, UserInfo, allows
 from dataflow.security.access import NAME_PATTERN
 
 Name = Annotated[str, msgspec.Meta(pattern=NAME_PATTERN)]
 Password = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+LAST_ADMIN = "The caller is not an admin, or the change would leave the server with no admin."
 Days = Annotated[float, msgspec.Meta(gt=0, le=3650)]
 
 
@@ -104,7 +105,18 @@ class AuthController(Controller):
     path = "/api/v1/auth"
     tags = ["auth"]
 
-    @post("/login", status_code=200, operation_id="login", opt=public())
+    @post(
+        "/login",
+        status_code=200,
+        operation_id="login",
+        opt=public(),
+        responses=problems(
+            described={
+                401: "Wrong user name or password.",
+                429: "Too many sign-in attempts from this address: retry after Retry-After.",
+            }
+        ),
+    )
     async def login(
         self, services: NamedDependency[Services], request: Request, data: JSONBody[Login]
     ) -> Response[LoginResult]:
@@ -184,17 +196,25 @@ class UserController(Controller):
     async def list_users(self, services: NamedDependency[Services]) -> list[UserInfo]:
         return services.access.users()
 
-    @get("/{name:str}", operation_id="get_user")
+    @get("/{name:str}", operation_id="get_user", responses=problems(404))
     async def get_user(self, services: NamedDependency[Services], name: FromPath[str]) -> UserInfo:
         return services.access.user(name)
 
-    @post("/", operation_id="create_user")
+    @post(
+        "/",
+        operation_id="create_user",
+        responses=problems(422, described={409: "A user of that name exists."}),
+    )
     async def create_user(
         self, services: NamedDependency[Services], data: JSONBody[NewUser]
     ) -> UserInfo:
         return await services.access.create_user(data.name, data.password, data.role)
 
-    @patch("/{name:str}", operation_id="update_user")
+    @patch(
+        "/{name:str}",
+        operation_id="update_user",
+        responses=problems(404, 422, described={403: LAST_ADMIN}),
+    )
     async def update_user(
         self, services: NamedDependency[Services], name: FromPath[str], data: JSONBody[UserChange]
     ) -> UserInfo:
@@ -206,7 +226,11 @@ class UserController(Controller):
             await services.access.set_role(name, data.role)
         return services.access.user(name)
 
-    @delete("/{name:str}", operation_id="delete_user")
+    @delete(
+        "/{name:str}",
+        operation_id="delete_user",
+        responses=problems(404, described={403: LAST_ADMIN}),
+    )
     async def delete_user(self, services: NamedDependency[Services], name: FromPath[str]) -> None:
         """The user's tokens and sessions stop working at once."""
         await services.access.delete_user(name)
@@ -226,7 +250,17 @@ class TokenController(Controller):
         owner = None if identity.role == "admin" else identity.user
         return services.access.tokens(owner)
 
-    @post("/", operation_id="create_token")
+    @post(
+        "/",
+        operation_id="create_token",
+        responses=problems(
+            404,
+            422,
+            described={
+                403: "A token for another user (admins only), or of a role above the caller's."
+            },
+        ),
+    )
     async def create_token(
         self, services: NamedDependency[Services], request: Request, data: JSONBody[NewToken]
     ) -> IssuedToken:
@@ -243,7 +277,11 @@ class TokenController(Controller):
             owner, data.name, role=role, expires_in=data.expires_in_days * 86_400
         )
 
-    @delete("/{token_id:str}", operation_id="revoke_token")
+    @delete(
+        "/{token_id:str}",
+        operation_id="revoke_token",
+        responses=problems(404, described={403: "Another user's token: only admins revoke those."}),
+    )
     async def revoke_token(
         self, services: NamedDependency[Services], request: Request, token_id: FromPath[str]
     ) -> None:

@@ -12,6 +12,7 @@ from litestar import Litestar, Response, get
 from litestar.config.cors import CORSConfig
 from litestar.di import NamedDependency, Provide
 from litestar.middleware import DefineMiddleware
+from litestar.openapi.datastructures import ResponseSpec
 
 from dataflow import __version__
 from dataflow.api.access import AuthController, TokenController, UserController
@@ -52,7 +53,19 @@ class Health(msgspec.Struct):
     detail: str = ""
 
 
-@get("/health", tags=["operations"], operation_id="get_health", opt=public())
+@get(
+    "/health",
+    tags=["operations"],
+    operation_id="get_health",
+    opt=public(),
+    responses={
+        503: ResponseSpec(
+            Health,
+            description="Degraded: the journal does not answer (`detail` says why).",
+            generate_examples=False,
+        )
+    },
+)
 async def health(services: NamedDependency[Services]) -> Response[Health]:
     """Liveness and journal reachability."""
     try:
@@ -165,6 +178,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
                 HardeningMiddleware,
                 host_names=settings.host_names,
                 allowed_origins=settings.cors_origins,
+                max_header_bytes=settings.max_header_bytes,
             ),
             DefineMiddleware(AuthMiddleware, exclude_from_auth_key=PUBLIC),
         ],

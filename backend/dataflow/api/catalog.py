@@ -10,7 +10,7 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from dataflow.api.errors import ApiError
+from dataflow.api.errors import ApiError, problems
 from dataflow.api.services import Services
 from dataflow.model import flow_json_schema
 from dataflow.processor.catalog import ProcessorInfo, describe
@@ -44,7 +44,7 @@ class CatalogController(Controller):
                 log.exception("processor %s cannot be described; left out", cls.spec.name)
         return infos
 
-    @get("/processors/{type_name:str}", operation_id="get_processor")
+    @get("/processors/{type_name:str}", operation_id="get_processor", responses=problems(404))
     async def processor(
         self, services: NamedDependency[Services], type_name: FromPath[str]
     ) -> ProcessorInfo:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from dataflow.events.diff import Conflict
@@ -26,7 +27,9 @@ TITLES = {
     413: "Request body too large",
     415: "Unsupported media type",
     422: "Invalid flow",
+    428: "Precondition required",
     429: "Too many requests",
+    431: "Request header fields too large",
     500: "Internal server error",
     503: "Service unavailable",
 }
@@ -72,6 +75,43 @@ class ApiError(Exception):
             errors=errors or [],
             **extra,
         )
+
+
+#: What each status means on any route; a route passes its own words for the ones it means
+#: more precisely.
+PROBLEM_DESCRIPTIONS = {
+    400: "Malformed JSON, a parameter of the wrong form, or a Host this server does not answer to.",
+    401: "Not signed in: no, an unknown, a revoked or an expired token or session.",
+    403: "The caller's role is below the one this needs, or a session call lacks its X-CSRF-Token.",
+    404: "No such resource.",
+    409: "The change conflicts with the resource's current state.",
+    413: "The request body is larger than the server's max_body_bytes.",
+    415: "The body is not application/json.",
+    422: "The body is well-formed JSON but not a valid request; `errors[]` names each place.",
+    428: "The expected version is missing: send If-Match or expected_version.",
+    429: "Too many requests: retry after Retry-After seconds.",
+    431: "The request's headers are larger than the server's max_header_bytes.",
+    503: "The server cannot answer this now (a time limit was reached, or a dependency is "
+    "down); retrying later may succeed.",
+}
+
+
+def problem_spec(status: int, description: str | None = None) -> ResponseSpec:
+    """One error response of the OpenAPI document: the Problem body as problem+json."""
+    return ResponseSpec(
+        Problem,
+        description=description or PROBLEM_DESCRIPTIONS.get(status, TITLES.get(status, "Error")),
+        media_type="application/problem+json",
+        generate_examples=False,  # random examples would make the document differ per build
+    )
+
+
+def problems(*statuses: int, described: Mapping[int, str] | None = None) -> dict[int, ResponseSpec]:
+    """A route's `responses=`: the error statuses it can answer besides those every route
+    shares (400, 401, 403, 413, 415, 431: added by api/openapi.py); `described` gives words of the
+    route's own for some (and declares them too)."""
+    described = described or {}
+    return {s: problem_spec(s, described.get(s)) for s in sorted({*statuses, *described})}
 
 
 def invalid(issues: list[Issue], detail: str = "the flow document is invalid") -> ApiError:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, Response, delete, get, post, put
+from litestar import Controller, Response, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Body, FromPath, JSONBody, QueryParameter
+from litestar.params import Body, FromPath, HeaderParameter, JSONBody, QueryParameter
 
-from dataflow.api.errors import ApiError, invalid
+from dataflow.api.errors import ApiError, ErrorItem, invalid, problems
 from dataflow.api.services import Services
 from dataflow.events.diff import FlowDiff
 from dataflow.events.flows import FlowState, HistoryEntry, VersionInfo
@@ -21,6 +21,17 @@ from dataflow.model import Flow, export_flow, new_id
 FlowBody = Annotated[
     dict[str, Any],
     Body(title="Flow document", description="A flow document: see /api/v1/schema/flow.json"),
+]
+
+
+IfMatch = Annotated[
+    str,
+    HeaderParameter(
+        name="If-Match",
+        pattern=r'^((W/)?"?[0-9]+"?)?$',  # empty: absent
+        description="The version the save is based on (the ETag of GET), unless the body is "
+        '{"flow": ..., "expected_version": N}.',
+    ),
 ]
 
 
@@ -71,20 +82,22 @@ async def decode_document(services: Services, data: Any, *, strict: bool) -> Flo
     return flow
 
 
-def expected_version(request: Request, body: Any) -> int:
+def expected_version(if_match: str, body: Any) -> int:
     if isinstance(body, dict) and body.get("expected_version") is not None:
         value = body["expected_version"]
     else:
-        value = request.headers.get("if-match", "").strip().strip("W/").strip('"')
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ApiError(
-            428 if value == "" else 400,
-            "the expected version is required: send If-Match: <version> or a body "
-            '{"flow": {...}, "expected_version": <version>}',
-            title="Precondition required" if value == "" else "Bad request",
-        ) from None
+        value = if_match.strip().removeprefix("W/").strip('"')
+    digits = isinstance(value, str) and value.isascii() and value.isdigit()
+    if digits or (isinstance(value, float) and value.is_integer()):  # 3.0 is an int to JSON
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool):  # true is no version
+        return value
+    raise ApiError(
+        428 if value == "" else 400,
+        "the expected version is required: send If-Match: <version> or a body "
+        '{"flow": {...}, "expected_version": <version>}',
+        title="Precondition required" if value == "" else "Bad request",
+    )
 
 
 class FlowController(Controller):
@@ -99,14 +112,23 @@ class FlowController(Controller):
             for s in services.flow_list.list()
         ]
 
-    @post("/", operation_id="create_flow")
+    @post(
+        "/",
+        operation_id="create_flow",
+        responses=problems(
+            409,
+            422,
+            503,
+            described={409: "A flow with the document's id exists: import it to get a new id."},
+        ),
+    )
     async def create_flow(
         self, services: NamedDependency[Services], data: FlowBody
     ) -> FlowEnvelope:
         flow = await decode_document(services, data, strict=False)
         return envelope(await services.flows.create(flow, checked=True))
 
-    @post("/import", operation_id="import_flow")
+    @post("/import", operation_id="import_flow", responses=problems(422, 503))
     async def import_flow(
         self, services: NamedDependency[Services], data: FlowBody
     ) -> FlowEnvelope:
@@ -116,7 +138,7 @@ class FlowController(Controller):
             flow.id = new_id("flow-")
         return envelope(await services.flows.create(flow, checked=True))
 
-    @post("/validate", status_code=200, operation_id="validate_flow")
+    @post("/validate", status_code=200, operation_id="validate_flow", responses=problems(503))
     async def validate(
         self, services: NamedDependency[Services], data: FlowBody
     ) -> ValidationReport:
@@ -125,28 +147,47 @@ class FlowController(Controller):
         gate = services.server.python_gate()
         return (await services.runs.checker.document(data, python_gate=gate)).report
 
-    @get("/{flow_id:str}", operation_id="get_flow")
+    @get("/{flow_id:str}", operation_id="get_flow", responses=problems(404))
     async def get_flow(
         self, services: NamedDependency[Services], flow_id: FromPath[str]
     ) -> Response[FlowEnvelope]:
         state = await services.flows.get(flow_id)
         return Response(envelope(state), headers={"ETag": f'"{state.version}"'})
 
-    @put("/{flow_id:str}", operation_id="save_flow")
+    @put(
+        "/{flow_id:str}",
+        operation_id="save_flow",
+        responses=problems(
+            404,
+            422,
+            503,
+            described={
+                409: "The flow changed since the expected version and the changes conflict "
+                "(`conflicts`), or the version is ahead of the flow (`current_version`).",
+                428: "No expected version: send If-Match: <version> or expected_version.",
+            },
+        ),
+    )
     async def save_flow(
         self,
         services: NamedDependency[Services],
-        request: Request,
         flow_id: FromPath[str],
         data: FlowBody,
+        if_match: IfMatch = "",
     ) -> SavedFlow:
         """Save the whole document. Based on an older version, it is merged three-way with
         the changes since; only real conflicts give 409."""
-        expected = expected_version(request, data)
+        expected = expected_version(if_match, data)
         body = data["flow"] if isinstance(data.get("flow"), dict) else data
         flow = await decode_document(services, body, strict=False)
         if flow.id and flow.id != flow_id:
-            raise ApiError(400, f"the document's id {flow.id!r} is not {flow_id!r}")
+            message = f"the document's id {flow.id!r} is not {flow_id!r}, the flow saved"
+            raise ApiError(
+                422,
+                message,
+                title="Invalid request",
+                errors=[ErrorItem(path="id", code="id_mismatch", message=message)],
+            )
         result = await services.flows.save(flow_id, flow, expected, checked=True)
         return SavedFlow(
             **msgspec.structs.asdict(envelope(result.state)),
@@ -154,7 +195,11 @@ class FlowController(Controller):
             changed=result.changed,
         )
 
-    @delete("/{flow_id:str}", operation_id="delete_flow")
+    @delete(
+        "/{flow_id:str}",
+        operation_id="delete_flow",
+        responses=problems(404, described={409: "The flow is running: stop it first."}),
+    )
     async def delete_flow(
         self, services: NamedDependency[Services], flow_id: FromPath[str]
     ) -> None:
@@ -166,19 +211,23 @@ class FlowController(Controller):
             )
         await services.flows.delete(flow_id)
 
-    @get("/{flow_id:str}/versions", operation_id="list_versions")
+    @get("/{flow_id:str}/versions", operation_id="list_versions", responses=problems(404))
     async def versions(
         self, services: NamedDependency[Services], flow_id: FromPath[str]
     ) -> list[VersionInfo]:
         return await services.flows.versions(flow_id)
 
-    @get("/{flow_id:str}/versions/{version:int}", operation_id="get_version")
+    @get(
+        "/{flow_id:str}/versions/{version:int}",
+        operation_id="get_version",
+        responses=problems(404),
+    )
     async def version(
         self, services: NamedDependency[Services], flow_id: FromPath[str], version: FromPath[int]
     ) -> FlowEnvelope:
         return envelope(await services.flows.get(flow_id, version))
 
-    @get("/{flow_id:str}/diff", operation_id="diff_versions")
+    @get("/{flow_id:str}/diff", operation_id="diff_versions", responses=problems(404))
     async def diff(
         self,
         services: NamedDependency[Services],
@@ -191,7 +240,12 @@ class FlowController(Controller):
             to_version = (await services.flows.get(flow_id)).version
         return await services.flows.diff(flow_id, from_version, to_version)
 
-    @post("/{flow_id:str}/revert", status_code=200, operation_id="revert_flow")
+    @post(
+        "/{flow_id:str}/revert",
+        status_code=200,
+        operation_id="revert_flow",
+        responses=problems(404),
+    )
     async def revert(
         self,
         services: NamedDependency[Services],
@@ -201,7 +255,7 @@ class FlowController(Controller):
         """A new version whose document equals the given version's."""
         return envelope(await services.flows.revert(flow_id, data.version))
 
-    @get("/{flow_id:str}/events", operation_id="list_events")
+    @get("/{flow_id:str}/events", operation_id="list_events", responses=problems(404))
     async def events(
         self, services: NamedDependency[Services], flow_id: FromPath[str]
     ) -> list[HistoryEntry]:
@@ -219,7 +273,8 @@ class FlowController(Controller):
                 Flow,
                 description="The flow file: canonical JSON (sorted keys, 2-space indent).",
                 generate_examples=False,
-            )
+            ),
+            **problems(404),
         },
     )
     async def export(
@@ -232,7 +287,7 @@ class FlowController(Controller):
             headers={"Content-Disposition": f'attachment; filename="{flow_id}.json"'},
         )
 
-    @get("/{flow_id:str}/validation", operation_id="get_validation")
+    @get("/{flow_id:str}/validation", operation_id="get_validation", responses=problems(404, 503))
     async def validation(
         self, services: NamedDependency[Services], flow_id: FromPath[str]
     ) -> ValidationReport:

@@ -93,14 +93,31 @@ class HardeningMiddleware:
     middleware, so nothing else runs for a request it refuses."""
 
     def __init__(
-        self, app: ASGIApp, host_names: Iterable[str] = (), allowed_origins: Iterable[str] = ()
+        self,
+        app: ASGIApp,
+        host_names: Iterable[str] = (),
+        allowed_origins: Iterable[str] = (),
+        max_header_bytes: int | None = None,
     ):
         self.app = app
+        self.max_header_bytes = max_header_bytes
         self.host_names = frozenset(host_name(h) for h in host_names)
         self.allowed_origins = frozenset(o.rstrip("/").lower() for o in allowed_origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
+        if kind in (ScopeType.HTTP, ScopeType.WEBSOCKET) and self.max_header_bytes:
+            # The server's parser bounds headers that arrive in pieces; these came whole.
+            size = sum(len(k) + len(v) for k, v in scope.get("headers", ()))
+            if size > self.max_header_bytes:
+                await send_problem(
+                    send,
+                    431,
+                    f"the request's headers are {size} bytes: at most {self.max_header_bytes} "
+                    "(the max_header_bytes setting)",
+                    websocket=kind == ScopeType.WEBSOCKET,
+                )
+                return
         if kind in (ScopeType.HTTP, ScopeType.WEBSOCKET) and self.host_names:
             host = _header(scope, b"host")
             if host_name(host) not in self.host_names:

@@ -6,11 +6,10 @@ from __future__ import annotations
 import msgspec
 from litestar import Request, Response, post
 from litestar.di import NamedDependency
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
 
 from dataflow.api.auth import bearer, public
-from dataflow.api.errors import ApiError, Problem
+from dataflow.api.errors import ApiError, problems
 from dataflow.api.services import Services
 from dataflow.processor.ingest import (
     BackPressured,
@@ -29,15 +28,6 @@ class Accepted(msgspec.Struct):
     accepted: int
 
 
-def _problem(description: str) -> ResponseSpec:
-    return ResponseSpec(
-        Problem,
-        description=description,
-        media_type="application/problem+json",
-        generate_examples=False,  # random examples would make the document differ per build
-    )
-
-
 @post(
     "/api/v1/ingest/{flow_id:str}/{node_id:str}",
     status_code=202,
@@ -46,15 +36,21 @@ def _problem(description: str) -> ResponseSpec:
     opt=public(),
     summary="Send records to an http_listen node",
     tags=["ingest"],
-    responses={
-        400: _problem("The body is not JSON records; `errors[]` gives the line."),
-        404: _problem("Unknown flow, or the flow has no http_listen node of that id."),
-        413: _problem("More records than the node's max_records_per_request."),
-        429: _problem("The flow is back-pressured: nothing was taken; retry after Retry-After."),
-        401: _problem("No or a wrong credential: the node's own, or a user's API token."),
-        403: _problem("The user's role is below operator."),
-        503: _problem("The flow is not running, or paused: nothing was taken."),
-    },
+    # A node's own credential (token or basic auth), or a user's API token; never a cookie.
+    security=[{"bearer": []}, {"basic": []}],
+    responses=problems(
+        described={
+            400: "The body is not JSON records; `errors[]` gives the line.",
+            401: "No or a wrong credential: the node's own, or a user's API token.",
+            403: "The user's role is below operator.",
+            404: "Unknown flow, or the flow has no http_listen node of that id.",
+            413: "More records than the node's max_records_per_request, or a body over "
+            "max_body_bytes.",
+            415: "The body is neither application/json nor application/x-ndjson.",
+            429: "The flow is back-pressured: nothing was taken; retry after Retry-After.",
+            503: "The flow is not running, or paused: nothing was taken.",
+        }
+    ),
 )
 async def ingest_handler(
     request: Request,

@@ -14,7 +14,7 @@ from litestar.status_codes import HTTP_302_FOUND
 
 from dataflow.api.access import start_session
 from dataflow.api.auth import public
-from dataflow.api.errors import ApiError
+from dataflow.api.errors import ApiError, problems
 from dataflow.api.services import Services
 from dataflow.security.oidc import OidcClient, OidcError, OidcSettings
 from dataflow.settings import Settings
@@ -75,7 +75,12 @@ class OidcController(Controller):
         operation_id="oidc_login",
         opt=public(),
         status_code=HTTP_302_FOUND,
-        responses={},
+        responses=problems(
+            described={
+                404: "Single sign-on is not configured on this server.",
+                503: "The identity provider does not answer.",
+            }
+        ),
     )
     async def login(
         self,
@@ -92,7 +97,18 @@ class OidcController(Controller):
             raise ApiError(503, str(exc)) from exc
         return Redirect(target, status_code=HTTP_302_FOUND)
 
-    @get("/oidc/callback", operation_id="oidc_callback", opt=public(), status_code=HTTP_302_FOUND)
+    @get(
+        "/oidc/callback",
+        operation_id="oidc_callback",
+        opt=public(),
+        status_code=HTTP_302_FOUND,
+        responses=problems(
+            described={
+                401: "The provider refused, or its answer does not check out (state, ID token).",
+                404: "Single sign-on is not configured on this server.",
+            }
+        ),
+    )
     async def callback(
         self,
         services: NamedDependency[Services],

@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from dataflow.api.auth import needs
-from dataflow.api.errors import ApiError
+from dataflow.api.errors import ApiError, problems
 from dataflow.api.services import Services
 from dataflow.events.run_events import RunStatus
 from dataflow.runtime.live import LiveMessage, StateMessage
@@ -57,23 +57,56 @@ class RunController(Controller):
     tags = ["runs"]
     opt = needs(write="operator")
 
-    @post("/start", status_code=200, operation_id="start_run")
+    @post(
+        "/start",
+        status_code=200,
+        operation_id="start_run",
+        responses=problems(
+            404,
+            503,
+            described={
+                409: "The flow is already running or paused (`state`).",
+                422: "The flow does not validate: `errors[]` says where.",
+            },
+        ),
+    )
     async def start(self, services: NamedDependency[Services], flow_id: FromPath[str]) -> RunStatus:
         """Run the flow's current saved version (recorded on the run)."""
         return await services.runs.start(flow_id)
 
-    @post("/pause", status_code=200, operation_id="pause_run")
+    @post(
+        "/pause",
+        status_code=200,
+        operation_id="pause_run",
+        responses=problems(
+            described={409: "The run is not in a state that allows this (`state` says which)."}
+        ),
+    )
     async def pause(self, services: NamedDependency[Services], flow_id: FromPath[str]) -> RunStatus:
         """Sources stop pulling; in-flight work drains; queues keep their content."""
         return await services.runs.pause(flow_id)
 
-    @post("/resume", status_code=200, operation_id="resume_run")
+    @post(
+        "/resume",
+        status_code=200,
+        operation_id="resume_run",
+        responses=problems(
+            described={409: "The run is not in a state that allows this (`state` says which)."}
+        ),
+    )
     async def resume(
         self, services: NamedDependency[Services], flow_id: FromPath[str]
     ) -> RunStatus:
         return await services.runs.resume(flow_id)
 
-    @post("/stop", status_code=200, operation_id="stop_run")
+    @post(
+        "/stop",
+        status_code=200,
+        operation_id="stop_run",
+        responses=problems(
+            described={409: "The run is not in a state that allows this (`state` says which)."}
+        ),
+    )
     async def stop(
         self,
         services: NamedDependency[Services],
@@ -83,21 +116,21 @@ class RunController(Controller):
         """Graceful: sources stop, queues drain, sinks flush. `?force=true` cancels now."""
         return await services.runs.stop(flow_id, force=force)
 
-    @get("/run", operation_id="get_run")
+    @get("/run", operation_id="get_run", responses=problems(404))
     async def run(self, services: NamedDependency[Services], flow_id: FromPath[str]) -> RunStatus:
         """The flow's latest run (state `configured` when it never ran)."""
         state = await services.flows.get(flow_id)
         status = services.runs.status(flow_id)
         return status or RunStatus(run_id="", flow_id=flow_id, flow_version=state.version)
 
-    @get("/metrics", operation_id="get_run_metrics")
+    @get("/metrics", operation_id="get_run_metrics", responses=problems(404))
     async def metrics(
         self, services: NamedDependency[Services], flow_id: FromPath[str]
     ) -> FlowMetrics:
         await services.flows.get(flow_id)
         return _metrics_of(services, flow_id)
 
-    @get("/health", operation_id="get_flow_health")
+    @get("/health", operation_id="get_flow_health", responses=problems(404))
     async def health(
         self, services: NamedDependency[Services], flow_id: FromPath[str]
     ) -> FlowHealth:
@@ -134,7 +167,14 @@ class RunController(Controller):
             detail=detail,
         )
 
-    @get("/edges/{edge_id:str}/sample", operation_id="sample_edge")
+    @get(
+        "/edges/{edge_id:str}/sample",
+        operation_id="sample_edge",
+        responses=problems(
+            404,
+            described={400: "The `where` filter is not valid SQL over the edge's columns."},
+        ),
+    )
     async def sample(
         self,
         services: NamedDependency[Services],

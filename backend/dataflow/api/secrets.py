@@ -8,11 +8,20 @@ import msgspec
 from litestar import Controller, Response, delete, get, put
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody, PathParameter
 
 from dataflow.api.auth import needs
+from dataflow.api.errors import problems
 from dataflow.api.services import Services
 from dataflow.secrets import NAME_PATTERN, SecretInfo
+
+SecretName = Annotated[
+    str,
+    PathParameter(
+        pattern=NAME_PATTERN,
+        description="Letters, digits, '_', '.', '-'; at most 128 characters.",
+    ),
+]
 
 
 class SecretValue(msgspec.Struct, forbid_unknown_fields=True):
@@ -37,18 +46,19 @@ class SecretController(Controller):
         responses={
             201: ResponseSpec(None, description="Created: the name is new."),
             204: ResponseSpec(None, description="Replaced: the name existed."),
+            **problems(described={400: "The name is not a secret name, or the value is empty."}),
         },
     )
     async def put_secret(
         self,
         services: NamedDependency[Services],
-        name: Annotated[str, msgspec.Meta(pattern=NAME_PATTERN)],
+        name: SecretName,
         data: JSONBody[SecretValue],
     ) -> Response[None]:
         """Create or replace a secret; flows refer to it as {"secret": "NAME"}."""
         created = services.secrets.put(name, data.value)
         return Response(None, status_code=201 if created else 204)
 
-    @delete("/{name:str}", operation_id="delete_secret")
-    async def delete_secret(self, services: NamedDependency[Services], name: FromPath[str]) -> None:
+    @delete("/{name:str}", operation_id="delete_secret", responses=problems(404))
+    async def delete_secret(self, services: NamedDependency[Services], name: SecretName) -> None:
         services.secrets.delete(name)

@@ -8,6 +8,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from dataflow.api.auth import identity_of, needs
+from dataflow.api.errors import problems
 from dataflow.api.services import Services
 from dataflow.security.server_settings import ServerSettings
 
@@ -29,7 +30,14 @@ class ServerController(Controller):
         await services.server.refresh()
         return services.server.current()
 
-    @patch("/settings", operation_id="update_server_settings", opt=needs(write="admin"))
+    @patch(
+        "/settings",
+        operation_id="update_server_settings",
+        opt=needs(write="admin"),
+        responses=problems(
+            described={409: "Python cannot be enabled: the server was not started with it."}
+        ),
+    )
     async def update(
         self,
         services: NamedDependency[Services],

@@ -19,6 +19,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from dataflow.api import create_app
+    from dataflow.cli.protocol import with_header_deadline
     from dataflow.settings import Settings
 
     settings = Settings.from_env(
@@ -42,6 +43,11 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         ssl_certfile=settings.tls_cert,
         ssl_keyfile=settings.tls_key,
+        # h11 whatever else is installed: its header limit is the one set here.
+        http=with_header_deadline(settings.header_timeout_seconds),
+        h11_max_incomplete_event_size=settings.max_header_bytes,
+        timeout_keep_alive=settings.keep_alive_seconds,
+        limit_concurrency=settings.max_connections,
     )
     return 0
 
