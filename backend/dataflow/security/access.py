@@ -13,13 +13,13 @@ import hmac
 import re
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import msgspec
 
-from dataflow.events.actor import with_actor
-from dataflow.events.journal import ConcurrencyError, EventData, Journal
+from dataflow.events.journal import Journal
+from dataflow.events.stream import StreamAggregate
 from dataflow.security.access_events import (
     ACCESS_STREAM,
     AccessEvent,
@@ -39,7 +39,6 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
 _NAME = re.compile(NAME_PATTERN)
 TOKEN_PREFIX = "dft_"
 _TOKEN = re.compile(r"^dft_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
-_MAX_ATTEMPTS = 5
 
 
 class AccessError(ValueError):
@@ -138,7 +137,7 @@ def check_role(value: str, field: str = "role") -> Role:
     return value
 
 
-class AccessStore:
+class AccessStore(StreamAggregate):
     def __init__(
         self,
         journal: Journal,
@@ -147,25 +146,17 @@ class AccessStore:
         refresh_seconds: float = 5.0,
         clock: Callable[[], float] = time.time,
     ):
-        self.journal = journal
+        super().__init__(journal, ACCESS_STREAM, refresh_seconds=refresh_seconds)
         self.passwords = passwords or Passwords()
-        self.refresh_seconds = refresh_seconds
         self.clock = clock
-        self.version = 0
         self._users: dict[str, _User] = {}
         self._tokens: dict[str, TokenCreated] = {}
-        self._lock = asyncio.Lock()
-        self._refreshed = 0.0
 
     # -- read side -------------------------------------------------------------------------
-    async def load(self) -> None:
-        """Fold the events appended since the last call (the whole stream the first time)."""
-        for rec in await self.journal.read(ACCESS_STREAM, self.version + 1):
-            self._apply(decode_access_event(rec.data), rec.recorded_at)
-            self.version = rec.version
-        self._refreshed = time.monotonic()
+    def decode(self, data: bytes) -> AccessEvent:
+        return decode_access_event(data)
 
-    def _apply(self, event: AccessEvent, at: float) -> None:
+    def apply(self, event: msgspec.Struct, at: float) -> None:
         match event:
             case UserCreated(name=name, role=role, password_hash=hashed):
                 self._users[name] = _User(name, role, hashed, at)
@@ -235,8 +226,9 @@ class AccessStore:
         if match is None:
             return None
         token_id = match[1]
-        if token_id not in self._tokens or self._stale():
-            await self._refresh()
+        if token_id not in self._tokens or self.stale():
+            async with self._lock:  # an unknown id: perhaps another server's new token
+                await self.load()
         found = self._tokens.get(token_id)
         if found is None or not hmac.compare_digest(found.secret_hash, _digest(token)):
             return None
@@ -251,13 +243,6 @@ class AccessStore:
             token_name=found.name if found.kind == "api" else None,
         )
 
-    def _stale(self) -> bool:
-        return time.monotonic() - self._refreshed >= self.refresh_seconds
-
-    async def _refresh(self) -> None:
-        async with self._lock:
-            await self.load()
-
     # -- write side ------------------------------------------------------------------------
     async def create_user(self, name: str, password: str, role: Role) -> UserInfo:
         check_name(name, "user name")
@@ -270,7 +255,7 @@ class AccessStore:
                 raise UserExists(name)
             return [UserCreated(name=name, role=role, password_hash=hashed)]
 
-        await self._append(events)
+        await self.decide(events)
         return self.user(name)
 
     async def external_user(self, name: str, role: Role | None, default: Role) -> UserInfo:
@@ -289,7 +274,7 @@ class AccessStore:
                     return []
                 return [UserCreated(name=name, role=role or default, password_hash=hashed)]
 
-            await self._append(created)
+            await self.decide(created)
         if role is not None and self._users[name].role != role:
             await self.set_role(name, role)
         return self.user(name)
@@ -302,7 +287,7 @@ class AccessStore:
             self._require_user(name)
             return [UserPasswordChanged(name=name, password_hash=hashed)]
 
-        await self._append(events)
+        await self.decide(events)
 
     async def set_role(self, name: str, role: Role) -> UserInfo:
         check_role(role)
@@ -313,7 +298,7 @@ class AccessStore:
                 self._keep_an_admin(name)
             return [UserRoleChanged(name=name, role=role)] if user.role != role else []
 
-        await self._append(events)
+        await self.decide(events)
         return self.user(name)
 
     async def delete_user(self, name: str) -> None:
@@ -323,7 +308,7 @@ class AccessStore:
                 self._keep_an_admin(name)
             return [UserDeleted(name=name)]
 
-        await self._append(events)
+        await self.decide(events)
 
     async def issue_token(
         self,
@@ -365,7 +350,7 @@ class AccessStore:
             ]
             return list(created)
 
-        await self._append(events)
+        await self.decide(events)
         return IssuedToken(**msgspec.structs.asdict(_info(created[0])), token=value)
 
     async def revoke(self, token_id: str) -> None:
@@ -374,7 +359,7 @@ class AccessStore:
                 raise TokenNotFound(token_id)
             return [TokenRevoked(token_id=token_id)]
 
-        await self._append(events)
+        await self.decide(events)
 
     def _require_user(self, name: str, field: str = "name") -> _User:
         user = self._users.get(name)
@@ -387,30 +372,6 @@ class AccessStore:
     def _keep_an_admin(self, name: str) -> None:
         if not any(u.role == "admin" for u in self._users.values() if u.name != name):
             raise AccessDenied(f"{name!r} is the last admin: make another user admin first")
-
-    async def _append(self, build: Callable[[], Sequence[AccessEvent]]) -> None:
-        """Append what `build` decides from the current state; a write racing another
-        server's re-reads the stream and decides again."""
-        async with self._lock:
-            for attempt in range(1, _MAX_ATTEMPTS + 1):
-                await self.load()
-                events = build()
-                if not events:
-                    return
-                data = [
-                    EventData(
-                        type=type(e).__name__, data=msgspec.json.encode(e), metadata=with_actor({})
-                    )
-                    for e in events
-                ]
-                try:
-                    await self.journal.append(ACCESS_STREAM, self.version, data)
-                except ConcurrencyError:
-                    if attempt == _MAX_ATTEMPTS:
-                        raise
-                    continue
-                await self.load()
-                return
 
 
 def _check_password(password: str) -> None:

@@ -8,20 +8,16 @@ admin enabled it (`python_enabled`, through the API). Both must be open.
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import msgspec
 
-from dataflow.events.journal import ConcurrencyError, EventData, Journal
+from dataflow.events.journal import Journal
+from dataflow.events.stream import StreamAggregate
 from dataflow.security.server_events import (
     SERVER_STREAM,
     ServerEvent,
     ServerSettingChanged,
     decode_server_event,
 )
-
-_MAX_ATTEMPTS = 5
 
 NOT_STARTED_WITH_PYTHON = "the server was not started with --allow-python"
 NOT_ENABLED = 'an admin has not enabled it (PATCH /api/v1/server/settings {"python_enabled": true})'
@@ -58,34 +54,18 @@ def python_gate(allow_python: bool, python_enabled: bool) -> str | None:
     return None
 
 
-class ServerSettingsStore:
+class ServerSettingsStore(StreamAggregate):
     def __init__(self, journal: Journal, *, allow_python: bool, refresh_seconds: float = 5.0):
-        self.journal = journal
+        super().__init__(journal, SERVER_STREAM, refresh_seconds=refresh_seconds)
         self.allow_python = allow_python
-        self.refresh_seconds = refresh_seconds
-        self.version = 0
         self._python_enabled = False
         self._changed_by: str | None = None
         self._changed_at: float | None = None
-        self._lock = asyncio.Lock()
-        self._refreshed: float | None = None
 
-    async def load(self) -> None:
-        """Fold the events appended since the last call (the whole stream the first time)."""
-        for rec in await self.journal.read(SERVER_STREAM, self.version + 1):
-            self._apply(decode_server_event(rec.data), rec.recorded_at)
-            self.version = rec.version
-        self._refreshed = time.monotonic()
+    def decode(self, data: bytes) -> ServerEvent:
+        return decode_server_event(data)
 
-    async def refresh(self) -> None:
-        """Read what other servers of the same journal changed, at most every
-        `refresh_seconds`."""
-        last = self._refreshed
-        if last is None or time.monotonic() - last >= self.refresh_seconds:
-            async with self._lock:
-                await self.load()
-
-    def _apply(self, event: ServerEvent, at: float) -> None:
+    def apply(self, event: msgspec.Struct, at: float) -> None:
         match event:
             case ServerSettingChanged(name="python_enabled", value=value, by=by):
                 self._python_enabled = value
@@ -113,18 +93,5 @@ class ServerSettingsStore:
                 "python_enabled",
             )
         event = ServerSettingChanged(name="python_enabled", value=value, by=by)
-        data = [EventData(type=type(event).__name__, data=msgspec.json.encode(event))]
-        async with self._lock:
-            for attempt in range(1, _MAX_ATTEMPTS + 1):
-                await self.load()
-                if self._python_enabled == value:
-                    break
-                try:
-                    await self.journal.append(SERVER_STREAM, self.version, data)
-                except ConcurrencyError:
-                    if attempt == _MAX_ATTEMPTS:
-                        raise
-                    continue
-                await self.load()
-                break
+        await self.decide(lambda: [event] if self._python_enabled != value else [])
         return self.current()
