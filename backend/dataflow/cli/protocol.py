@@ -18,7 +18,7 @@ class HeaderDeadlineProtocol(H11Protocol):
     header_timeout: float = 10.0
     _header_deadline: asyncio.TimerHandle | None = None
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn: asyncio.Transport, not BaseTransport
         super().connection_made(transport)
         self._arm_header_deadline()
 
