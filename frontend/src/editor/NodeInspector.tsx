@@ -24,7 +24,10 @@ export function NodeInspector({ node, doc, dispatch }: { node: FlowNode; doc: Fl
   const runtimeErrors = useNodeErrors(node.id);
   const editing = usePermissions().edit;
   const readOnly = !editing.allowed;
-  const [tab, setTab] = useState<"form" | "json">(info ? "form" : "json");
+  // The user's choice; until they make one, the form once the catalog knows the type (it may
+  // still be loading when a node is opened), else the JSON.
+  const [chosen, setTab] = useState<"form" | "json" | null>(null);
+  const tab = chosen ?? (info ? "form" : "json");
   const declared = useNodePorts(node.id);
   const ports = useMemo(() => derivePorts(info, declared, node.id, doc.edges), [info, declared, node.id, doc.edges]);
 
