@@ -160,6 +160,7 @@ class SecretStore:
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry] = {}
         self._plain: dict[str, str] = {}  # decrypted on first use: masking runs per log line
+        self._forms: dict[str, list[str]] = {}  # each value's masked forms, made once
         if path.exists():
             self._entries = msgspec.json.decode(path.read_bytes(), type=dict[str, _Entry])
 
@@ -188,6 +189,7 @@ class SecretStore:
                 token=token, created_at=old.created_at if old else now, updated_at=now
             )
             self._plain.pop(name, None)
+            self._forms.pop(name, None)
             self._save()
         return old is None
 
@@ -196,6 +198,7 @@ class SecretStore:
             if self._entries.pop(name, None) is None:
                 raise SecretNotFound(name)
             self._plain.pop(name, None)
+            self._forms.pop(name, None)
             self._save()
 
     def value(self, name: str) -> str:
@@ -246,10 +249,11 @@ class SecretStore:
         URL-encoded (in a DSN), base64-encoded (in a basic-auth header) or JSON-escaped: for
         errors, events and logs."""
         for name in self._entries:
-            value = self.value(name)
-            if len(value) < 4:
-                continue
-            for form in _encodings(value):
+            forms = self._forms.get(name)
+            if forms is None:
+                value = self.value(name)
+                forms = self._forms[name] = _encodings(value) if len(value) >= 4 else []
+            for form in forms:
                 text = text.replace(form, "***")
         return text
 

@@ -78,3 +78,13 @@ def test_rotate_key_with_the_key_in_the_environment_prints_the_new_one(tmp_path)
     new = result.stdout.strip().encode()
     assert new != old and "set DATAFLOW_SECRET_KEY" in result.stderr
     assert SecretStore(data / "secrets.json", new).value("a") == "value"
+
+
+def test_masking_follows_a_changed_or_deleted_value(tmp_path):
+    store = SecretStore(tmp_path / "secrets.json", Fernet.generate_key())
+    store.put("token", "first-value")
+    assert store.mask("sent first-value") == "sent ***"
+    store.put("token", "second-value")
+    assert store.mask("first-value then second-value") == "first-value then ***"
+    store.delete("token")
+    assert store.mask("second-value") == "second-value"
