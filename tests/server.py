@@ -74,6 +74,15 @@ class ServerProcess:
                 stderr=subprocess.STDOUT,
                 env={**os.environ, **auth_env(), **self.env},
             )
+        try:
+            return self._wait_until_signed_in(timeout)
+        except BaseException:
+            # Whatever failed (a sign-in refused, a warning turned error), no server is left.
+            self.stop(signal.SIGKILL, timeout=10)
+            raise
+
+    def _wait_until_signed_in(self, timeout: float) -> ServerProcess:
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -90,7 +99,6 @@ class ServerProcess:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        self.stop()
         raise RuntimeError(f"server did not answer within {timeout}s: {self.log_text()}")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int | None:

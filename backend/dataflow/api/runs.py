@@ -52,6 +52,12 @@ def _metrics_of(services: Services, flow_id: str) -> FlowMetrics:
     )
 
 
+#: What a run control answers when the run's state does not allow it.
+TRANSITION_PROBLEMS = problems(
+    described={409: "The run is not in a state that allows this (`state` says which)."}
+)
+
+
 class RunController(Controller):
     path = "/api/v1/flows/{flow_id:str}"
     tags = ["runs"]
@@ -78,9 +84,7 @@ class RunController(Controller):
         "/pause",
         status_code=200,
         operation_id="pause_run",
-        responses=problems(
-            described={409: "The run is not in a state that allows this (`state` says which)."}
-        ),
+        responses=TRANSITION_PROBLEMS,
     )
     async def pause(self, services: NamedDependency[Services], flow_id: FromPath[str]) -> RunStatus:
         """Sources stop pulling; in-flight work drains; queues keep their content."""
@@ -90,9 +94,7 @@ class RunController(Controller):
         "/resume",
         status_code=200,
         operation_id="resume_run",
-        responses=problems(
-            described={409: "The run is not in a state that allows this (`state` says which)."}
-        ),
+        responses=TRANSITION_PROBLEMS,
     )
     async def resume(
         self, services: NamedDependency[Services], flow_id: FromPath[str]
@@ -103,9 +105,7 @@ class RunController(Controller):
         "/stop",
         status_code=200,
         operation_id="stop_run",
-        responses=problems(
-            described={409: "The run is not in a state that allows this (`state` says which)."}
-        ),
+        responses=TRANSITION_PROBLEMS,
     )
     async def stop(
         self,
