@@ -165,3 +165,27 @@ def test_flow_run_of_refuses_an_invalid_flow_with_every_issue():
         FlowRun.of(as_flow(doc), REGISTRY)
     assert info.value.node_id == "big"
     assert {i.code for i in info.value.issues} == {"unknown_type", "input_not_connected"}
+
+
+def test_a_plugin_that_breaks_at_design_time_is_an_error_on_its_node_not_a_crash():
+    from dataflow.processor import ProcessorSpec, Source
+    from dataflow.testing import ListSourceConfig
+
+    class Broken(Source[ListSourceConfig]):
+        spec = ProcessorSpec(name="broken", category="source", summary="s", outputs=("out",))
+
+        def __init__(self, *args, **kwargs):
+            raise RuntimeError("cannot start")
+
+        async def batches(self):  # pragma: no cover - never built
+            yield pa.record_batch([])
+
+    doc = {
+        "name": "b",
+        "nodes": [{"id": "b", "type": "broken"}, {"id": "out", "type": "list_sink"}],
+        "edges": [{"id": "e", "source": "b", "target": "out"}],
+    }
+    report = check_document(doc, registry_with(Broken)).report
+    [error] = report.errors
+    assert (error.path, error.code) == ("nodes[0]", "schema_error")
+    assert "RuntimeError: cannot start" in error.message

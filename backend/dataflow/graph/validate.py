@@ -170,6 +170,10 @@ class _Validator:
         self.node_index = {n.id: i for i, n in enumerate(flow.nodes)}
         self.classes: dict[str, type[Processor]] = {}
         self.configs: dict[str, ProcessorConfig] = {}
+        #: One design-time processor per node, shared by the reach check and the schemas.
+        self.instances: dict[str, Processor] = {}
+        #: Nodes whose processor cannot even be made: reported once, asked nothing more.
+        self.broken: set[str] = set()
 
     def error(
         self,
@@ -283,8 +287,13 @@ class _Validator:
             self.check_reach(i, node, cls, self.configs[node.id])
 
     def instance(self, node: Node, cls: type[Processor], config: ProcessorConfig) -> Processor:
-        """A processor for design-time questions, seeing the server's reach."""
-        return cls(config, Context(node_id=node.id, reach=self.reach))
+        """The node's processor for design-time questions, seeing the server's reach."""
+        found = self.instances.get(node.id)
+        if found is None:
+            found = self.instances[node.id] = cls(
+                config, Context(node_id=node.id, reach=self.reach)
+            )
+        return found
 
     def check_reach(
         self, i: int, node: Node, cls: type[Processor], config: ProcessorConfig
@@ -295,6 +304,13 @@ class _Validator:
             path = f"nodes[{i}].config.{exc.field}" if exc.field else f"nodes[{i}]"
             self.error(
                 path, "not_allowed", f"{node.type} in node {node.id!r}: {exc.message}",
+                node_id=node.id,
+            )  # fmt: skip
+        except Exception as exc:  # a plugin's bug must not break validation of the rest
+            self.broken.add(node.id)
+            self.error(
+                f"nodes[{i}]", "schema_error",
+                f"{node.type} in node {node.id!r}: {type(exc).__name__}: {exc}",
                 node_id=node.id,
             )  # fmt: skip
 
@@ -471,7 +487,7 @@ class _Validator:
         out: dict[str, dict[str, pa.Schema]] = {}
         for node_id in nx.topological_sort(graph):
             cls, config = self.classes.get(node_id), self.configs.get(node_id)
-            if cls is None or config is None:
+            if cls is None or config is None or node_id in self.broken:
                 continue
             inputs: dict[str, pa.Schema] = {}
             known = True
