@@ -120,6 +120,12 @@ class Settings(msgspec.Struct, kw_only=True):
             names.append(self.host)
         return sorted(set(names))
 
+    def __post_init__(self) -> None:
+        if self.oidc_issuer and not (self.oidc_client_id and self.oidc_client_secret):
+            raise ValueError("oidc_issuer needs oidc_client_id and oidc_client_secret as well")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("tls_cert and tls_key go together")
+
     def reach(self) -> Reach:
         """What flows on this server may touch (processors get it through their Context)."""
         roots = self.file_roots or [self.data_dir, *filter(None, [self.flowfiles_dir])]

@@ -104,3 +104,12 @@ def test_without_a_provider_the_routes_say_so(tmp_path):
     with TestClient(app=create_app(settings)) as client:
         assert client.get("/api/v1/auth/options").json()["oidc"] is False
         assert client.get("/api/v1/auth/oidc/login").status_code == 404
+
+
+def test_a_half_configured_provider_or_certificate_is_a_clear_settings_error():
+    import msgspec
+
+    with pytest.raises(msgspec.ValidationError, match="oidc_client_id and oidc_client_secret"):
+        Settings.from_env({"DATAFLOW_OIDC_ISSUER": "https://idp.example"})
+    with pytest.raises(msgspec.ValidationError, match="tls_cert and tls_key go together"):
+        Settings.from_env({"DATAFLOW_TLS_CERT": "cert.pem"})

@@ -31,10 +31,9 @@ class SignInOptions(msgspec.Struct, kw_only=True):
 
 
 def oidc_client(settings: Settings) -> OidcClient | None:
-    if not settings.oidc_issuer:
+    # Settings refuses an issuer without a client id and secret.
+    if not settings.oidc_issuer or not settings.oidc_client_id or not settings.oidc_client_secret:
         return None
-    if not settings.oidc_client_id or not settings.oidc_client_secret:
-        raise ValueError("oidc_issuer needs oidc_client_id and oidc_client_secret as well")
     return OidcClient(
         OidcSettings(
             issuer=settings.oidc_issuer,

@@ -33,9 +33,6 @@ def _serve(args: argparse.Namespace) -> int:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
     )
-    if bool(settings.tls_cert) != bool(settings.tls_key):
-        print("--tls-cert and --tls-key go together", file=sys.stderr)
-        return 2
     uvicorn.run(
         create_app(settings),
         host=settings.host,
